@@ -1,0 +1,41 @@
+# The two commands: `make demo` and `make test`. Each bootstraps .venv from uv.lock
+# when it is missing or older than the lock file, then does its job.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.synced
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint lab golden bench clean
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==0.13.9
+
+$(STAMP): uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/broadsheet demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check lib runner admin tests benchmarks
+	$(BIN)/ruff format --check lib runner admin tests benchmarks
+
+lab: $(STAMP)
+	$(BIN)/broadsheet extract --source demo
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+golden: $(STAMP)
+	$(BIN)/python -m tests.golden.make
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/metrics.py
+
+clean:
+	rm -rf $(VENV) .tools
