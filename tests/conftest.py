@@ -1,0 +1,9 @@
+"""Shared fixtures. Each area keeps its fixtures in ``tests/fixtures/<area>.py``; they are
+plugged in here so every test sees them, and session-scoped ones are built once."""
+
+pytest_plugins = [
+    "tests.fixtures.data",
+    "tests.fixtures.salesforce",
+    "tests.fixtures.anthropic",
+    "tests.fixtures.mail",
+]
