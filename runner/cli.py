@@ -1,7 +1,226 @@
-"""The ``broadsheet`` command line."""
+"""The ``broadsheet`` command line (``interfaces.md``).
+
+Exit status: 0 every target succeeded; 1 some targets failed (the others were still
+rendered and delivered); 2 bad usage, configuration or input, with one line naming the
+file, field or value at fault.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any, TypeVar
+
 import click
 
+from lib.errors import BroadsheetError
 
-@click.group()
-def main() -> None:
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handle_errors(func: F) -> F:
+    """Turn a :class:`BroadsheetError` into one line on stderr and its exit status."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except BroadsheetError as err:
+            click.echo(f"broadsheet: {err}", err=True)
+            sys.exit(err.exit_status)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _settings():
+    from runner.settings import Settings
+
+    return Settings()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def main(verbose: int) -> None:
     """Broadsheet: scheduled business reports as parameterised notebooks."""
+    level = logging.WARNING - 10 * verbose if verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("traitlets", "papermill", "distributed", "asyncio", "httpx", "urllib3", "msal"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+@main.command("list")
+@handle_errors
+def list_reports() -> None:
+    """Reports with schedule, fan-out, outputs and whether they are enabled."""
+    from runner import declarations
+
+    settings = _settings()
+    registry = declarations.discover(settings.parameters_dir)
+    rows = [("REPORT", "SCHEDULE", "FAN-OUT", "OUTPUTS", "ENABLED")]
+    for name in registry:
+        d = registry.get(name)
+        rows.append((name, d.schedule, d.fan_out, ",".join(d.outputs), "yes" if d.enabled else "no"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _run_options(func: F) -> F:
+    options = [
+        click.option("--as-of", callback=_date, help="Last complete day of data (default: yesterday, Europe/London)."),
+        click.option("--source", default=None, help="demo, salesforce or a snapshot directory (default: demo without Salesforce credentials)."),
+        click.option("--target", "targets", multiple=True, help="Only this retailer/BDM id (repeatable)."),
+        click.option("--deliver", type=click.Choice(["none", "outbox", "smtp", "graph"]), default="outbox", show_default=True),
+        click.option("--test-to", default=None, help="Send every output to this address only, marked [TEST]."),
+        click.option("--resend", is_flag=True, help="Deliver even if the ledger says it was sent."),
+        click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: one per core)."),
+        click.option("--scheduler", default=None, help="A Dask scheduler address (default: a local cluster)."),
+        click.option("--isolated", is_flag=True, help="A fresh kernel per target instead of a warm one."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _default_source() -> str:
+    import os
+
+    configured = os.environ.get("SALESFORCE_INSTANCE_URL") or os.environ.get("SALESFORCE_USERNAME")
+    return "salesforce" if configured else "demo"
+
+
+@main.command()
+@click.argument("report")
+@_run_options
+@click.option("--scheduled", default=None, metavar="HH:MM", help="Run from cron: exit quietly unless the declared schedule is due now.")
+@handle_errors
+def run(report: str, scheduled: str | None, **options: Any) -> None:
+    """Run one REPORT (a parameter file's stem) for every target of its fan-out."""
+    from runner.run import RunSpec
+
+    settings = _settings()
+    options["source"] = options["source"] or _default_source()
+    spec = RunSpec(report=report, targets=tuple(options.pop("targets")), **options)
+    result = _run_with_progress(spec, settings)
+    _summarise(result)
+    sys.exit(result.exit_status)
+
+
+def _run_with_progress(spec, settings):
+    from runner.fanout import ProgressReporter
+    from runner.run import run as run_report
+
+    reporter = ProgressReporter(0, spec.report)
+    try:
+        return run_report(spec, settings, progress=_counting(reporter))
+    finally:
+        reporter.close()
+
+
+def _counting(reporter):
+    def progress(result, done, total):
+        reporter.total = total
+        reporter(result, done, total)
+
+    return progress
+
+
+def _summarise(result) -> None:
+    ok = len(result.targets) - len(result.failed)
+    click.echo(f"{result.report} {result.as_of}: {ok}/{len(result.targets)} targets ok → {result.path}")
+    for t in result.failed:
+        err = t.error or {}
+        cell = f"cell {err.get('cell')}" if err.get("cell") is not None else "no cell"
+        click.echo(f"  FAILED {t.id} ({t.name}): {cell}: {err.get('message')}  [{err.get('notebook')}]")
+    sent = [d for d in result.deliveries if d.get("status") == "sent"]
+    if result.deliveries:
+        click.echo(f"  delivered {len(sent)} message(s)")
+    for d in result.deliveries:
+        if d.get("status") == "failed":
+            click.echo(f"  DELIVERY FAILED {d.get('target')} → {d.get('recipient')}: {d.get('error')}")
+    for s in result.skipped_recipients:
+        click.echo(f"  skipped recipient for {s.get('target')}: {s.get('address')!r}: {s.get('reason')}")
+
+
+@main.command()
+@click.option("--retailers", type=click.IntRange(min=1), default=150, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--as-of", callback=_date, help="Default: yesterday, Europe/London.")
+@click.option("--workers", type=click.IntRange(min=1), default=None)
+@handle_errors
+def demo(retailers: int, seed: int, as_of: date | None, workers: int | None) -> None:
+    """Demo snapshot, then all four reports, delivered to the file outbox."""
+    from lib import periods, snapshot
+    from runner import declarations
+    from runner import extract as extract_mod
+    from runner.run import RunSpec
+
+    settings = _settings()
+    as_of = as_of or periods.default_as_of()
+    out = snapshot.default_dir(settings.outputs, "demo", as_of)
+    if not (out / "manifest.json").is_file():
+        extract_mod.extract("demo", as_of, out, retailers=retailers, seed=seed)
+    click.echo(f"demo snapshot: {out}")
+    registry = declarations.discover(settings.parameters_dir)
+    status = 0
+    for name in registry:
+        # One snapshot serves every report; a monthly pack covers the last whole month.
+        monthly = "M" in registry.get(name).windows
+        report_as_of = periods.board_month_as_of(as_of + timedelta(days=1)) if monthly else as_of
+        spec = RunSpec(report=name, as_of=report_as_of, source=str(out), deliver="outbox", workers=workers)
+        result = _run_with_progress(spec, settings)
+        _summarise(result)
+        status = max(status, result.exit_status)
+    click.echo(f"outbox: {settings.outputs / 'outbox'}")
+    sys.exit(status)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--fan-out", type=click.Choice(["retailer", "bdm", "none"]), required=True)
+@click.option("--force", is_flag=True, help="Overwrite an existing notebook or parameter file.")
+@handle_errors
+def new(name: str, fan_out: str, force: bool) -> None:
+    """Scaffold a runnable notebook and its parameter file for a new report NAME."""
+    from runner import scaffold
+
+    settings = _settings()
+    notebook, params = scaffold.create(name, fan_out, settings, force=force)
+    click.echo(f"created {notebook}\ncreated {params}")
+
+
+@main.command()
+@click.option("--source", required=True, help="demo or salesforce.")
+@click.option("--as-of", callback=_date, help="Last complete day of data (default: yesterday, Europe/London).")
+@click.option("--out", type=click.Path(), default=None, help="Snapshot directory (default: <outputs>/snapshots/<source>/<as_of>).")
+@click.option("--retailers", type=click.IntRange(min=1), default=150, show_default=True, help="Demo only: number of retailers.")
+@click.option("--seed", type=click.IntRange(min=0), default=7, show_default=True, help="Demo only: random seed.")
+@click.option("--full", is_flag=True, help="Salesforce only: read every application, not just those changed since the last snapshot.")
+@handle_errors
+def extract(source: str, as_of: date | None, out: str | None, retailers: int, seed: int, full: bool = False) -> None:
+    """Write a snapshot of SOURCE and print its directory."""
+    from pathlib import Path
+
+    from lib import periods
+    from runner.extract import extract as extract_snapshot
+
+    as_of = as_of or periods.default_as_of()
+    out_dir = Path(out) if out else None
+    path = extract_snapshot(source, as_of, out_dir, retailers=retailers, seed=seed, outputs=_settings().outputs, full=full)
+    click.echo(str(path))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.salesforce",
     "tests.fixtures.anthropic",
     "tests.fixtures.mail",
+    "tests.fixtures.runner",
 ]

@@ -1,0 +1,412 @@
+"""Display blocks shared by every report: KPI bar, period table, lender split, pipeline
+view, league table, commentary, and the switchers and tabs that hold them.
+
+Each block is built from the published figures (never from raw data), so every number a
+reader sees is one of ``figures.json``. A block displays as one output carrying up to
+three forms: ``text/html`` (the interactive form, for ``report.html``), an email-safe form
+(:data:`lib.figures.EMAIL_MIME`, for ``email.html``) and, for tables, structured rows
+(:data:`lib.figures.TABLE_MIME`, for the Word pack). HTML comes from the Jinja macros in
+``lib/templates/blocks.html.j2``, which the nbconvert templates share.
+"""
+
+from __future__ import annotations
+
+import functools
+import html as html_mod
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from lib import formatting as fmt
+from lib import metrics as metrics_mod
+from lib.figures import EMAIL_MIME, TABLE_MIME
+
+WINDOW_LABELS = {
+    "LW": "Last week",
+    "MTD": "Month to date",
+    "QTD": "Quarter to date",
+    "YTD": "Year to date",
+    "M": "Month",
+    "as_at": "As at",
+}
+PREV_LABELS = {"M_prev": "Previous month", "M_ly": "Same month last year"}
+STAGES = {"ans": "Approved but not signed", "snp": "Signed but not paid"}
+
+
+def window_label(key: str) -> str:
+    """``LW`` → ``Last week``; ``LW_prev`` → ``Last week (previous)``."""
+    if key in PREV_LABELS:
+        return PREV_LABELS[key]
+    if key.endswith("_prev"):
+        return f"{WINDOW_LABELS.get(key[:-5], key[:-5])} (previous)"
+    return WINDOW_LABELS.get(key, key)
+
+
+def prev_key(window: str) -> str:
+    """The previous window's key of ``window``."""
+    return f"{window}_prev"
+
+
+@functools.cache
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def _macro(name: str, *args: Any, **kwargs: Any) -> str:
+    module = _env().get_template("blocks.html.j2").module
+    return str(getattr(module, name)(*args, **kwargs))
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One table cell: display text, an optional sort key and traffic light."""
+
+    text: str
+    sort: float | str | None = None
+    light: fmt.Light | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table as data; rendered to HTML here and to a native Word table by the DOCX format."""
+
+    title: str
+    columns: Sequence[str]
+    rows: Sequence[Sequence[Cell]]
+    caption: str | None = None
+    empty: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "columns": list(self.columns),
+            "rows": [[c.text for c in row] for row in self.rows],
+            "lights": [[c.light.value if c.light else None for c in row] for row in self.rows],
+            "caption": self.caption,
+        }
+
+
+@dataclass(frozen=True)
+class Block:
+    """One displayed output with its interactive, email and table forms."""
+
+    html: str
+    email: str | None = None
+    table: Table | None = None
+    text: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> tuple[dict, dict]:
+        data: dict[str, Any] = {"text/html": self.html, "text/plain": self.text or "[block]"}
+        if self.email is not None:
+            data[EMAIL_MIME] = self.email
+        if self.table is not None:
+            data[TABLE_MIME] = self.table.to_json()
+        data.update(self.extra)
+        return data, {}
+
+
+def _html_of(item: Any) -> str:
+    """The interactive HTML of a block or chart (anything with a text/html form)."""
+    if isinstance(item, Block):
+        return item.html
+    if isinstance(item, str):
+        return item
+    data, _ = item._repr_mimebundle_()
+    return data["text/html"]
+
+
+def thresholds(params: Mapping[str, float] | None) -> fmt.Thresholds:
+    """Traffic-light thresholds from a report's parameters."""
+    return fmt.Thresholds(**dict(params or {}))
+
+
+def _value(metric_figures: Mapping[str, Any], metric_id: str, window: str) -> Any:
+    return (metric_figures.get(metric_id) or {}).get(window)
+
+
+# --- KPI bar -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Card:
+    label: str
+    value: str
+    previous: str
+    prev_label: str
+    delta: str
+    light: fmt.Light
+
+
+def kpi_bar(
+    figures_metrics: Mapping[str, Any],
+    items: Sequence[tuple[str, str]],
+    *,
+    limits: fmt.Thresholds = fmt.DEFAULT_THRESHOLDS,
+    compare: str | None = None,
+) -> Block:
+    """KPI cards: each metric's value in its window against the previous window.
+
+    Args:
+        figures_metrics: ``figures["metrics"]``.
+        items: ``(metric_id, window)`` pairs; ``as_at`` metrics have no comparison.
+        limits: traffic-light thresholds.
+        compare: the comparison window key (default ``<window>_prev``).
+    """
+    cards = []
+    for metric_id, window in items:
+        m = metrics_mod.get(metric_id)
+        current = _value(figures_metrics, metric_id, window)
+        prev_window = compare or prev_key(window)
+        previous = None if window == "as_at" else _value(figures_metrics, metric_id, prev_window)
+        light = fmt.traffic_light(current, previous, m.unit, limits, higher_is_better=m.higher_is_better)
+        cards.append(
+            _Card(
+                label=f"{m.label} · {window_label(window)}",
+                value=fmt.value(current, m.unit, compact=m.unit == "money"),
+                previous=fmt.value(previous, m.unit, compact=m.unit == "money"),
+                prev_label="previous" if window != "as_at" else "–",
+                delta=fmt.delta(current, previous, m.unit),
+                light=light,
+            )
+        )
+    text = "; ".join(f"{c.label}: {c.value} ({c.delta})" for c in cards)
+    return Block(_macro("kpi_cards", cards), _macro("kpi_cards_email", cards), text=text)
+
+
+# --- Period table ------------------------------------------------------------------
+
+
+def period_table(
+    figures_metrics: Mapping[str, Any],
+    metric_ids: Sequence[str],
+    windows: Sequence[str] = ("LW", "MTD", "QTD", "YTD"),
+    *,
+    limits: fmt.Thresholds = fmt.DEFAULT_THRESHOLDS,
+    title: str = "Period summary",
+    compare: Mapping[str, str] | None = None,
+) -> Block:
+    """Metrics down, windows across; each cell the value, its previous value and a light."""
+    columns = ["Metric"]
+    for w in windows:
+        columns += [window_label(w), window_label((compare or {}).get(w, prev_key(w))), "Change"]
+    rows = []
+    for metric_id in metric_ids:
+        m = metrics_mod.get(metric_id)
+        row = [Cell(m.label)]
+        for w in windows:
+            pw = (compare or {}).get(w, prev_key(w))
+            cur, prev = _value(figures_metrics, metric_id, w), _value(figures_metrics, metric_id, pw)
+            light = fmt.traffic_light(cur, prev, m.unit, limits, higher_is_better=m.higher_is_better)
+            row += [
+                Cell(fmt.value(cur, m.unit), _sortable(cur)),
+                Cell(fmt.value(prev, m.unit), _sortable(prev)),
+                Cell(fmt.delta(cur, prev, m.unit), None, light),
+            ]
+        rows.append(row)
+    table = Table(title, columns, rows)
+    # The email form shows the first two windows only: 640 px holds seven columns.
+    email_windows = list(windows[:2])
+    email_table = Table(
+        title,
+        ["Metric", *[h for w in email_windows for h in (window_label(w), "Change")]],
+        [
+            [row[0], *[c for i, _ in enumerate(email_windows) for c in (row[1 + 3 * i], row[3 + 3 * i])]]
+            for row in rows
+        ],
+    )
+    return Block(_macro("table", table), _macro("table", email_table), table, text=title)
+
+
+def _sortable(v: Any) -> float | str:
+    return "" if v is None else float(v) if isinstance(v, (int, float)) else str(v)
+
+
+# --- Lender split ------------------------------------------------------------------
+
+
+def lender_split(
+    figures_metrics: Mapping[str, Any],
+    window: str,
+    *,
+    limits: fmt.Thresholds = fmt.DEFAULT_THRESHOLDS,
+    title: str | None = None,
+    compare: str | None = None,
+) -> Block:
+    """Paid value and share per lender in ``window`` against the previous window."""
+    pw = compare or prev_key(window)
+    value_now = _value(figures_metrics, "lender_paid_value", window) or {}
+    value_prev = _value(figures_metrics, "lender_paid_value", pw) or {}
+    share_now = _value(figures_metrics, "lender_share", window) or {}
+    share_prev = _value(figures_metrics, "lender_share", pw) or {}
+    lenders = sorted(set(value_now) | set(value_prev), key=lambda n: (-(value_now.get(n) or 0), n))
+    rows = []
+    for name in lenders:
+        v, pv = value_now.get(name), value_prev.get(name)
+        s, ps = share_now.get(name), share_prev.get(name)
+        rows.append(
+            [
+                Cell(name),
+                Cell(fmt.money(v), _sortable(v)),
+                Cell(fmt.money(pv), _sortable(pv)),
+                Cell(fmt.percent(s), _sortable(s)),
+                Cell(fmt.percent(ps), _sortable(ps)),
+                Cell(fmt.delta(s, ps, "share"), None, fmt.traffic_light(s, ps, "share", limits)),
+            ]
+        )
+    table = Table(
+        title or f"Lender split · {window_label(window)}",
+        ["Lender", "Paid value", "Previous", "Share", "Previous share", "Share change"],
+        rows,
+        empty="No payouts in this period or the previous one.",
+    )
+    html = _macro("table", table, sortable=True)
+    return Block(html, _macro("table", table), table, text=table.title)
+
+
+# --- Pipeline view -----------------------------------------------------------------
+
+
+def pipeline_view(
+    items: Mapping[str, Sequence[Mapping[str, Any]]],
+    *,
+    group: str = "pipeline",
+    show_retailer: Mapping[str, str] | None = None,
+    email_rows: int = 10,
+) -> Block:
+    """"Approved but not signed" and "Signed but not paid", with a stage filter.
+
+    Args:
+        items: ``figures["pipeline"]``: ``{"ans": [...], "snp": [...]}`` of
+            ``{ref, lender, amount, days, bucket[, retailer]}``.
+        group: the switch group (unique per page).
+        show_retailer: retailer id → name, to add a Retailer column (roll-ups only).
+        email_rows: the email lists the oldest items only.
+    """
+    panels = []
+    email_parts = []
+    for stage, stage_title in STAGES.items():
+        rows_data = sorted(items.get(stage, []), key=lambda r: (-(r.get("days") or 0), r.get("ref", "")))
+        table = _pipeline_table(stage_title, rows_data, show_retailer)
+        total = sum(r.get("amount") or 0 for r in rows_data)
+        caption = f"{fmt.count(len(rows_data))} applications, {fmt.money(total)}"
+        panels.append((stage, _macro("table", _with_caption(table, caption), sortable=True)))
+        oldest = _pipeline_table(stage_title, rows_data[:email_rows], show_retailer)
+        more = f" (oldest {email_rows} shown)" if len(rows_data) > email_rows else ""
+        email_parts.append(_macro("table", _with_caption(oldest, caption + more)))
+    controls = _macro(
+        "switch", group, "Pipeline stage", [(k, v) for k, v in STAGES.items()], selected="ans"
+    )
+    html = controls + _macro("panels", group, panels, "ans")
+    return Block(html, "".join(email_parts), text="Pipeline")
+
+
+def _with_caption(table: Table, caption: str) -> Table:
+    return Table(table.title, table.columns, table.rows, caption=caption, empty=table.empty)
+
+
+def _pipeline_table(title: str, rows: Sequence[Mapping[str, Any]], retailers: Mapping[str, str] | None) -> Table:
+    columns = ["Reference", *(["Retailer"] if retailers else []), "Lender", "Amount", "Days waiting", "Age"]
+    body = [
+        [
+            Cell(str(r.get("ref", ""))),
+            *([Cell(retailers.get(r.get("retailer"), "–"))] if retailers else []),
+            Cell(str(r.get("lender", ""))),
+            Cell(fmt.money(r.get("amount")), _sortable(r.get("amount"))),
+            Cell(fmt.count(r.get("days")), _sortable(r.get("days"))),
+            Cell(str(r.get("bucket", ""))),
+        ]
+        for r in rows
+    ]
+    return Table(title, columns, body, empty="Nothing waiting at this stage.")
+
+
+# --- League table ------------------------------------------------------------------
+
+
+def league_table(
+    retailers: Mapping[str, Mapping[str, Any]],
+    metric_ids: Sequence[str],
+    windows: Sequence[str] = ("LW", "MTD", "QTD", "YTD"),
+    *,
+    group: str = "league",
+    title: str = "Retailer league table",
+    extra_columns: Mapping[str, Mapping[str, str]] | None = None,
+    email_top: int = 10,
+) -> Block:
+    """Every retailer, sortable by every column, with a period switch.
+
+    Args:
+        retailers: ``figures["retailers"]``: ``{id: {"name", "metrics": {...}}}``.
+        metric_ids: the columns.
+        windows: the period switch's choices.
+        group: the switch group (unique per page).
+        title: the heading.
+        extra_columns: column title → {retailer id → text} (e.g. BDM, status).
+        email_top: the email lists the top retailers by the first metric only.
+    """
+    extra_columns = extra_columns or {}
+    panels = []
+    tables = {}
+    for w in windows:
+        columns = ["Retailer", *extra_columns, *[metrics_mod.get(m).label for m in metric_ids]]
+        rows = []
+        for rid, entry in sorted(retailers.items(), key=lambda kv: kv[1]["name"]):
+            cells = [Cell(entry["name"], entry["name"])]
+            cells += [Cell(col.get(rid, "–"), col.get(rid, "")) for col in extra_columns.values()]
+            for m in metric_ids:
+                v = _value(entry["metrics"], m, w)
+                cells.append(Cell(fmt.value(v, metrics_mod.get(m).unit), _sortable(v)))
+            rows.append(cells)
+        tables[w] = Table(f"{title} · {window_label(w)}", columns, rows)
+        panels.append((w, _macro("table", tables[w], sortable=True)))
+    controls = _macro("switch", group, "Period", [(w, window_label(w)) for w in windows], selected=windows[0])
+    html = controls + _macro("panels", group, panels, windows[0])
+    first = tables[windows[0]]
+    lead = len(extra_columns) + 1  # the first metric's column
+    top = sorted(first.rows, key=lambda r: -(r[lead].sort if isinstance(r[lead].sort, float) else -1))
+    email = Table(f"Top {email_top} retailers · {window_label(windows[0])}", first.columns, top[:email_top])
+    return Block(html, _macro("table", email), first, text=title)
+
+
+# --- Commentary, switchers, tabs ---------------------------------------------------
+
+
+def commentary(figures_commentary: Mapping[str, Any], section: str, *, title: str | None = None) -> Block:
+    """A section's commentary, labelled with where it came from."""
+    text = (figures_commentary.get("sections") or {}).get(section, "")
+    source = (figures_commentary.get("sources") or {}).get(section, figures_commentary.get("source"))
+    html = _macro("commentary", title, text, source)
+    return Block(html, html, text=text)
+
+
+def switch(group: str, label: str, options: Iterable[tuple[str, str]], *, selected: str | None = None) -> Block:
+    """A dropdown showing one of the panels of ``group`` (report only)."""
+    return Block(_macro("switch", group, label, list(options), selected), text=label)
+
+
+def panels(group: str, items: Mapping[str, Sequence[Any]], *, selected: str) -> Block:
+    """Panels of blocks and charts, one per value of a :func:`switch` (report only)."""
+    rendered = [(value, "\n".join(_html_of(b) for b in blocks)) for value, blocks in items.items()]
+    return Block(_macro("panels", group, rendered, selected), text=f"{len(rendered)} panels")
+
+
+def tabs(group: str, items: Sequence[tuple[str, str, Sequence[Any]]]) -> Block:
+    """Tabs of blocks and charts (report only)."""
+    rendered = [(name, title, "\n".join(_html_of(b) for b in blocks)) for name, title, blocks in items]
+    return Block(_macro("tabs", group, rendered), text="tabs")
+
+
+def note(text: str) -> Block:
+    """A short line of explanatory text in both forms."""
+    html = f'<p class="bs-note">{html_mod.escape(text)}</p>'
+    return Block(html, html, text=text)

@@ -1,0 +1,116 @@
+"""Report declarations: ``parameters/<report>.yaml``, validated, one per report.
+
+A report is a notebook plus one of these files; the file's stem is the report's name.
+Discovery reads the directory, so adding a report edits no list anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from lib.errors import ConfigError
+from lib.registry import Registry
+
+FanOut = Literal["none", "retailer", "bdm"]
+OutputName = Literal["report_html", "email_html", "docx"]
+
+_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z]+$")
+_FIRST_WORKING_DAY = re.compile(r"^first-working-day ([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class Recipients(BaseModel):
+    """Who receives each output.
+
+    ``retailer_contact``: the retailer's primary contact plus admin-set extras;
+    ``bdm``: the BDM's own address; ``list``: the addresses in ``addresses`` (the board
+    and SMT lists; the admin dashboard's lists take precedence once set).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policy: Literal["retailer_contact", "bdm", "list"]
+    addresses: tuple[str, ...] = ()
+
+
+class Declaration(BaseModel):
+    """One report, as declared in ``parameters/<name>.yaml``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="the file's stem; set by the loader, not the file")
+    title: str
+    description: str = ""
+    notebook: str = Field(description="notebook file name, relative to notebooks/")
+    schedule: str = Field(description="5-field cron expression or 'first-working-day HH:MM'")
+    fan_out: FanOut
+    outputs: tuple[OutputName, ...] = ("report_html", "email_html")
+    timeout: int = Field(600, gt=0, description="seconds per target")
+    subject: str = Field(description="format string: {title} {target_name} {as_of} {period}")
+    recipients: Recipients
+    enabled: bool = True
+    windows: tuple[str, ...] = ("LW", "MTD", "QTD", "YTD")
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_shape(cls, value: str) -> str:
+        if _FIRST_WORKING_DAY.match(value):
+            return value
+        fields = value.split()
+        if len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields):
+            return value
+        raise ValueError(
+            "must be a 5-field cron expression (e.g. '0 7 * * 1') "
+            "or 'first-working-day HH:MM'"
+        )
+
+    @field_validator("subject")
+    @classmethod
+    def _subject_fields(cls, value: str) -> str:
+        try:
+            value.format(title="t", target_name="n", as_of="2026-01-01", period="p")
+        except (KeyError, IndexError, ValueError) as err:
+            raise ValueError(
+                f"unknown placeholder {err}; use {{title}}, {{target_name}}, {{as_of}}, {{period}}"
+            ) from None
+        return value
+
+
+def load(path: Path) -> Declaration:
+    """Read and validate one declaration file.
+
+    Raises:
+        ConfigError: naming the file and the first offending field.
+    """
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else None
+        raise ConfigError(f"not valid YAML ({getattr(err, 'problem', err)})", file=path, field=where) from None
+    if not isinstance(raw, dict):
+        raise ConfigError("must be a mapping of fields", file=path)
+    if "name" in raw:
+        raise ConfigError("the report name is the file's stem; remove this field", file=path, field="name")
+    try:
+        return Declaration(name=path.stem, **raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or None
+        msg = first["msg"]
+        if first["type"] == "extra_forbidden":
+            msg = "unknown field"
+        raise ConfigError(msg, file=path, field=field) from None
+
+
+def discover(parameters_dir: Path) -> Registry[Declaration]:
+    """Every ``*.yaml`` under ``parameters_dir``, validated, registered by stem."""
+    registry: Registry[Declaration] = Registry("report")
+    for path in sorted(parameters_dir.glob("*.yaml")):
+        registry.register(path.stem, load(path))
+    return registry

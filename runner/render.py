@@ -1,0 +1,218 @@
+"""Output formats: an executed notebook in, files in the target's directory out.
+
+One registry of formats (``report_html``, ``email_html``; ``docx`` registers beside them),
+like nbconvert's exporters. HTML formats are nbconvert exporters with our template
+directories under ``runner/templates``; code is hidden by configuration, not by forking
+templates. Exporters are built once per process and reused for every target.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Protocol
+
+import css_inline
+import nbformat
+from nbconvert import HTMLExporter
+from nbconvert.preprocessors import ExtractOutputPreprocessor
+from traitlets.config import Config
+
+from lib.figures import EMAIL_MIME
+from lib.registry import Registry
+from runner.outputs import write_atomic
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+BLOCK_TEMPLATES = Path(__file__).resolve().parents[1] / "lib" / "templates"
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """What a format needs besides the notebook: where to write and the page header."""
+
+    target_dir: Path
+    report: str
+    title: str
+    target_name: str
+    as_of: str
+    period: str
+    generated_at: str
+    company: str = "Broadsheet"
+    extra: dict = field(default_factory=dict)
+
+    def metadata(self) -> dict:
+        return {
+            "report": self.report,
+            "title": self.title,
+            "target_name": self.target_name,
+            "as_of": self.as_of,
+            "period": self.period,
+            "generated_at": self.generated_at,
+            "company": self.company,
+        }
+
+
+class OutputFormat(Protocol):
+    """Turns an executed notebook into files in ``ctx.target_dir``; returns their paths."""
+
+    name: str
+
+    def render(self, nb: nbformat.NotebookNode, ctx: RenderContext) -> list[Path]: ...
+
+
+def _html_config() -> Config:
+    c = Config()
+    c.TemplateExporter.exclude_input = True
+    c.TemplateExporter.exclude_input_prompt = True
+    c.TemplateExporter.exclude_output_prompt = True
+    c.HTMLExporter.exclude_anchor_links = True
+    c.TemplateExporter.extra_template_basedirs = [str(TEMPLATES)]
+    # Macros and the shared page are imported by path: "broadsheet_base/page.html.j2".
+    c.TemplateExporter.extra_template_paths = [str(TEMPLATES), str(BLOCK_TEMPLATES)]
+    return c
+
+
+@functools.cache
+def _exporter(template: str) -> HTMLExporter:
+    c = _html_config()
+    if template == "broadsheet_email":
+        # Only outputs with an email form, PNG charts and markdown reach an email.
+        c.HTMLExporter.display_data_priority = [EMAIL_MIME, "image/png", "text/markdown"]
+        c.ExtractOutputPreprocessor.output_filename_template = "chart-{cell_index}-{index}{extension}"
+        c.ExtractOutputPreprocessor.extract_output_types = {"image/png"}
+    exporter = HTMLExporter(config=c, template_name=template)
+    if template == "broadsheet_email":
+        exporter.register_preprocessor(ExtractOutputPreprocessor(config=c), enabled=True)
+    return exporter
+
+
+def _with_metadata(nb: nbformat.NotebookNode, ctx: RenderContext) -> nbformat.NotebookNode:
+    nb = nbformat.from_dict(nb)  # never alter the caller's notebook
+    nb.metadata["broadsheet"] = ctx.metadata()
+    return nb
+
+
+def _has_plotly(nb: nbformat.NotebookNode) -> bool:
+    return any(
+        PLOTLY_MIME in out.get("data", {}) or "Plotly.newPlot" in str(out.get("data", {}).get("text/html", ""))
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+    )
+
+
+class ReportHtml:
+    """``report.html``: self-contained and interactive; opens offline from a file."""
+
+    name = "report_html"
+    filename = "report.html"
+
+    def render(self, nb: nbformat.NotebookNode, ctx: RenderContext) -> list[Path]:
+        nb = _with_metadata(nb, ctx)
+        body, _ = _exporter("broadsheet_report").from_notebook_node(
+            nb, resources={"broadsheet_has_plotly": _has_plotly(nb)}
+        )
+        path = ctx.target_dir / self.filename
+        write_atomic(path, body)
+        return [path]
+
+
+_CID = re.compile(r'src="cid:([^"]+)"')
+
+
+class EmailHtml:
+    """``email.html`` + ``email.txt`` + the PNGs its ``cid:`` references name."""
+
+    name = "email_html"
+    filename = "email.html"
+
+    def render(self, nb: nbformat.NotebookNode, ctx: RenderContext) -> list[Path]:
+        nb = _with_metadata(nb, ctx)
+        body, resources = _exporter("broadsheet_email").from_notebook_node(nb)
+        body = css_inline.CSSInliner(keep_style_tags=False, keep_link_tags=False).inline(body)
+        written: list[Path] = []
+        extracted = resources.get("outputs", {})
+        for name in dict.fromkeys(_CID.findall(body)):
+            data = extracted.get(name)
+            if data is None:
+                raise ValueError(f"email.html names cid:{name} but no such image was extracted")
+            written.append(write_atomic(ctx.target_dir / name, data))
+        path = ctx.target_dir / self.filename
+        write_atomic(path, body)
+        text = ctx.target_dir / "email.txt"
+        write_atomic(text, html_to_text(body))
+        return [path, text, *written]
+
+
+class _TextParser(HTMLParser):
+    _BLOCK = {"p", "div", "tr", "h1", "h2", "h3", "h4", "li", "br", "table", "section"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in ("style", "script", "head"):
+            self._skip += 1
+        elif tag in self._BLOCK:
+            self.parts.append("\n")
+        elif tag in ("td", "th"):
+            self.parts.append("  ")
+        elif tag == "img":
+            alt = dict(attrs).get("alt")
+            if alt:
+                self.parts.append(f"[{alt}]")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("style", "script", "head"):
+            self._skip = max(0, self._skip - 1)
+        elif tag in ("h1", "h2", "h3"):
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(body: str) -> str:
+    """A readable plain-text alternative of an email body."""
+    parser = _TextParser()
+    parser.feed(body)
+    text = html.unescape("".join(parser.parts))
+    lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip() + "\n"
+
+
+def png_data_uri(data: str | bytes) -> str:
+    """A PNG as a data URI (for report.html, where images are inline)."""
+    if isinstance(data, bytes):
+        data = base64.b64encode(data).decode()
+    return f"data:image/png;base64,{data}"
+
+
+FormatFactory = Callable[[], OutputFormat]
+
+
+def register_builtin_formats(registry: Registry[OutputFormat]) -> None:
+    """Register the HTML formats; the Word format registers itself the same way."""
+    registry.register(ReportHtml.name, ReportHtml())
+    registry.register(EmailHtml.name, EmailHtml())
+
+
+def formats() -> Registry[OutputFormat]:
+    """A registry with every built-in output format."""
+    registry: Registry[OutputFormat] = Registry("output format")
+    register_builtin_formats(registry)
+    return registry

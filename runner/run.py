@@ -1,0 +1,234 @@
+"""One typed entry point for a run: a frozen :class:`RunSpec` in, a :class:`RunResult` out.
+
+The CLI, cron and the admin dashboard's test send all build a ``RunSpec``, so their
+options never drift. A run: resolve ``as_of`` → get the snapshot (one extraction per
+source and day, shared by every report) → fan out over the targets → execute and render
+each → deliver → write ``run.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from lib import periods
+from lib import snapshot as snapshot_mod
+from lib.errors import InputError
+from runner import declarations, execute, fanout, targets
+from runner.declarations import Declaration
+from runner.job import TargetJob, TargetResult
+from runner.outputs import run_dir, write_json
+from runner.settings import Settings
+
+log = logging.getLogger(__name__)
+
+INJECTED = ("snapshot", "as_of", "target", "windows")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that decides what a run does."""
+
+    report: str
+    as_of: date | None = None
+    source: str = "demo"
+    targets: tuple[str, ...] = ()
+    deliver: str = "outbox"
+    test_to: str | None = None
+    resend: bool = False
+    workers: int | None = None
+    scheduler: str | None = None
+    isolated: bool = False
+    retailers: int | None = None  # demo source only: size of the demo book
+
+
+@dataclass
+class RunResult:
+    """What a run did; written as ``run.json``."""
+
+    report: str
+    as_of: str
+    source: str
+    snapshot: str
+    started_at: str
+    duration: float
+    targets: list[TargetResult]
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    skipped_recipients: list[dict[str, Any]] = field(default_factory=list)
+    api: dict[str, Any] | None = None
+    commentary: dict[str, Any] = field(default_factory=dict)
+    spec: dict[str, Any] = field(default_factory=dict)
+    path: str | None = None
+
+    @property
+    def failed(self) -> list[TargetResult]:
+        return [t for t in self.targets if t.status != "ok"]
+
+    @property
+    def exit_status(self) -> int:
+        failed_deliveries = [d for d in self.deliveries if d.get("status") == "failed"]
+        return 1 if self.failed or failed_deliveries else 0
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["targets"] = [t.to_json() for t in self.targets]
+        data["exit_status"] = self.exit_status
+        data["summary"] = {
+            "targets": len(self.targets),
+            "ok": len(self.targets) - len(self.failed),
+            "failed": len(self.failed),
+        }
+        data.pop("path", None)
+        return data
+
+
+def resolve_as_of(decl: Declaration, as_of: date | None, *, today: date | None = None) -> date:
+    """The run's ``as_of``: yesterday in London, or the last month end for monthly packs."""
+    today = today or datetime.now(periods.LONDON).date()
+    monthly = "M" in decl.windows
+    if as_of is None:
+        as_of = periods.board_month_as_of(today) if monthly else periods.default_as_of()
+    periods.check_as_of(as_of, today=today)
+    if monthly and (as_of + timedelta(days=1)).day != 1:
+        raise InputError(
+            f"--as-of {as_of}: {decl.name} reports a whole month, so as_of must be a month's "
+            f"last day (e.g. {periods.board_month_as_of(as_of.replace(day=1))})"
+        )
+    return as_of
+
+
+def period_label(decl: Declaration, as_of: date) -> str:
+    """How the period reads in subjects and headers."""
+    if "M" in decl.windows:
+        return f"{as_of:%B %Y}"
+    lw = periods.windows(as_of, ("LW",))["LW"]
+    return f"week ending {lw.end.day} {lw.end:%b %Y}"
+
+
+def snapshot_for(
+    source: str, as_of: date, settings: Settings, *, retailers: int | None = None
+) -> Path:
+    """The snapshot of ``source`` for ``as_of``: reused when already extracted.
+
+    A lock makes the three Monday reports, started close together, share one extraction.
+    """
+    from runner import extract
+
+    path = Path(source)
+    if source not in ("demo", "salesforce"):
+        if not (path / "manifest.json").is_file():
+            raise InputError(f"--source {source}: not demo, salesforce or a snapshot directory")
+        return path
+    out = snapshot_mod.default_dir(settings.outputs, source, as_of)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(out) + ".lock"):
+        if (out / "manifest.json").is_file():
+            log.info("reusing snapshot %s", out)
+            return out
+        kwargs = {"retailers": retailers} if retailers and source == "demo" else {}
+        return extract.extract(source, as_of, out, **kwargs)
+
+
+def prepare(
+    spec: RunSpec, settings: Settings, *, now: datetime | None = None
+) -> tuple[Declaration, date, Path, Any, list[targets.Target], list[TargetJob]]:
+    """Validate everything a run needs before any kernel starts."""
+    registry = declarations.discover(settings.parameters_dir)
+    decl = registry.get(spec.report)
+    as_of = resolve_as_of(decl, spec.as_of)
+    notebook = settings.notebooks_dir / decl.notebook
+    base_parameters = {**decl.parameters, "snapshot": "", "as_of": "", "target": "", "windows": []}
+    execute.check_parameters(
+        notebook, base_parameters, declaration=settings.parameters_dir / f"{decl.name}.yaml"
+    )
+    snap_dir = snapshot_for(spec.source, as_of, settings, retailers=spec.retailers)
+    snap = snapshot_mod.load(snap_dir)
+    chosen = targets.fan_out(decl.fan_out, snap.accounts, snap.users, only=spec.targets)
+    now = now or datetime.now(UTC)
+    generated = now.astimezone(periods.LONDON).strftime("%d %b %Y %H:%M")
+    period = period_label(decl, as_of)
+    jobs = [
+        TargetJob(
+            report=decl.name,
+            notebook=notebook.resolve(),
+            parameters={
+                **decl.parameters,
+                "snapshot": str(snap_dir.resolve()),
+                "as_of": as_of.isoformat(),
+                "target": t.id,
+                "windows": list(decl.windows),
+            },
+            target_id=t.id,
+            target_name=t.name,
+            target_kind=t.kind,
+            as_of=as_of.isoformat(),
+            outputs=settings.outputs.resolve(),
+            formats=decl.outputs,
+            timeout=decl.timeout,
+            title=decl.title,
+            period=period,
+            generated_at=generated,
+            company=settings.company,
+            cwd=notebook.parent.resolve(),
+        )
+        for t in chosen
+    ]
+    return decl, as_of, snap_dir, snap, chosen, jobs
+
+
+def run(
+    spec: RunSpec,
+    settings: Settings,
+    *,
+    progress: Callable[[TargetResult, int, int], None] | None = None,
+) -> RunResult:
+    """Run one report end to end and write ``run.json``.
+
+    Raises:
+        BroadsheetError: bad usage, configuration or input (exit 2) — before any kernel.
+    """
+    started = time.perf_counter()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    decl, as_of, snap_dir, snap, chosen, jobs = prepare(spec, settings)
+    log.info("%s %s: %d target(s) from %s", decl.name, as_of, len(jobs), snap_dir)
+    results = fanout.run_all(jobs, workers=spec.workers, scheduler=spec.scheduler, progress=progress)
+    result = RunResult(
+        report=decl.name,
+        as_of=as_of.isoformat(),
+        source=spec.source,
+        snapshot=str(snap_dir),
+        started_at=started_at,
+        duration=0.0,
+        targets=results,
+        api=snap.manifest.get("api"),
+        commentary=_commentary_usage(results),
+        spec={k: (str(v) if isinstance(v, (date, Path)) else v) for k, v in asdict(spec).items()},
+    )
+    from runner import delivery
+
+    delivery.deliver_run(decl, spec, settings, snap, chosen, result)
+    result.duration = time.perf_counter() - started
+    out = run_dir(settings.outputs, decl.name, as_of) / "run.json"
+    write_json(out, result.to_json())
+    return replace(result, path=str(out))
+
+
+def _commentary_usage(results: list[TargetResult]) -> dict[str, Any]:
+    total: dict[str, Any] = {"input_tokens": 0, "output_tokens": 0, "requests": 0, "cache_hits": 0}
+    sources: dict[str, int] = {}
+    for r in results:
+        c = r.commentary or {}
+        for key, value in (c.get("usage") or {}).items():
+            if isinstance(value, (int, float)):
+                total[key] = total.get(key, 0) + value
+        if c.get("source"):
+            sources[c["source"]] = sources.get(c["source"], 0) + 1
+    total["sources"] = sources
+    return total
