@@ -34,6 +34,10 @@ WINDOW_LABELS = {
 }
 PREV_LABELS = {"M_prev": "Previous month", "M_ly": "Same month last year"}
 STAGES = {"ans": "Approved but not signed", "snp": "Signed but not paid"}
+# Paragraphs (commentary, notes) and chart data for the Word pack travel beside the HTML,
+# like tables under TABLE_MIME, so runner/docx.py never parses HTML back.
+TEXT_MIME = "application/vnd.broadsheet.text+json"
+CHART_MIME = "application/vnd.broadsheet.chart+json"
 
 
 def window_label(key: str) -> str:
@@ -386,7 +390,8 @@ def commentary(figures_commentary: Mapping[str, Any], section: str, *, title: st
     text = (figures_commentary.get("sections") or {}).get(section, "")
     source = (figures_commentary.get("sources") or {}).get(section, figures_commentary.get("source"))
     html = _macro("commentary", title, text, source)
-    return Block(html, html, text=text)
+    word = {"kind": "commentary", "section": section, "title": title, "text": text, "source": source}
+    return Block(html, html, text=text, extra={TEXT_MIME: word})
 
 
 def switch(group: str, label: str, options: Iterable[tuple[str, str]], *, selected: str | None = None) -> Block:
@@ -409,4 +414,228 @@ def tabs(group: str, items: Sequence[tuple[str, str, Sequence[Any]]]) -> Block:
 def note(text: str) -> Block:
     """A short line of explanatory text in both forms."""
     html = f'<p class="bs-note">{html_mod.escape(text)}</p>'
-    return Block(html, html, text=text)
+    return Block(html, html, text=text, extra={TEXT_MIME: {"kind": "note", "text": text}})
+
+
+# --- Board pack: comparison tables, splits, ageing, methodology, printable charts ----------
+
+
+def comparison_table(
+    figures_metrics: Mapping[str, Any],
+    metric_ids: Sequence[str],
+    comparisons: Sequence[tuple[str, str]] = (("M", "M_prev"), ("M", "M_ly"), ("YTD", "YTD_prev")),
+    *,
+    limits: fmt.Thresholds = fmt.DEFAULT_THRESHOLDS,
+    title: str = "Month summary",
+    email_comparisons: int = 2,
+) -> Block:
+    """Metrics down; each window once, then each comparison's value and change across.
+
+    Unlike :func:`period_table`, one window may be compared with several (the board month
+    against the month before *and* the same month last year).
+
+    Args:
+        figures_metrics: ``figures["metrics"]``.
+        metric_ids: windowed registry metrics (not ``map`` or as-at ones).
+        comparisons: ``(window, compared_with)`` pairs, in column order.
+        limits: traffic-light thresholds.
+        title: the heading.
+        email_comparisons: how many comparisons the email form keeps (640 px is narrow).
+    """
+
+    def layout(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str | None]]:
+        # ("value", window) for a window's first appearance, then ("value", c), ("change", w|c).
+        cols: list[tuple[str, str | None]] = []
+        shown: set[str] = set()
+        for w, c in pairs:
+            if w not in shown:
+                cols.append(("value", w))
+                shown.add(w)
+            cols += [("value", c), ("change", f"{w}|{c}")]
+        return cols
+
+    def build(pairs: Sequence[tuple[str, str]]) -> Table:
+        cols = layout(pairs)
+        header = ["Metric"] + [window_label(k) if kind == "value" else "Change" for kind, k in cols]
+        rows = []
+        for metric_id in metric_ids:
+            m = metrics_mod.get(metric_id)
+            row = [Cell(m.label)]
+            for kind, key in cols:
+                if kind == "value":
+                    v = _value(figures_metrics, metric_id, key)
+                    row.append(Cell(fmt.value(v, m.unit), _sortable(v)))
+                    continue
+                w, c = key.split("|")
+                cur, prev = (
+                    _value(figures_metrics, metric_id, w),
+                    _value(figures_metrics, metric_id, c),
+                )
+                light = fmt.traffic_light(
+                    cur, prev, m.unit, limits, higher_is_better=m.higher_is_better
+                )
+                row.append(Cell(fmt.delta(cur, prev, m.unit), None, light))
+            rows.append(row)
+        return Table(title, header, rows)
+
+    table = build(comparisons)
+    email = build(comparisons[:email_comparisons])
+    return Block(_macro("table", table), _macro("table", email), table, text=title)
+
+
+_DIMENSIONS = {"lender": "Lender", "product": "Product family"}
+
+
+def split_table(
+    figures_metrics: Mapping[str, Any],
+    dimension: str,
+    window: str,
+    *,
+    compare: str | None = None,
+    limits: fmt.Thresholds = fmt.DEFAULT_THRESHOLDS,
+    title: str | None = None,
+) -> Block:
+    """Paid value and share per lender or product family against a comparison window.
+
+    The same table as :func:`lender_split`, for any ``<dimension>_paid_value`` /
+    ``<dimension>_share`` pair of the registry.
+
+    Args:
+        figures_metrics: ``figures["metrics"]``.
+        dimension: ``lender`` or ``product``.
+        window: the window shown.
+        compare: the comparison window (default ``<window>_prev``).
+        limits: traffic-light thresholds.
+        title: the heading.
+    """
+    name = _DIMENSIONS[dimension]
+    pw = compare or prev_key(window)
+    value_now = _value(figures_metrics, f"{dimension}_paid_value", window) or {}
+    value_prev = _value(figures_metrics, f"{dimension}_paid_value", pw) or {}
+    share_now = _value(figures_metrics, f"{dimension}_share", window) or {}
+    share_prev = _value(figures_metrics, f"{dimension}_share", pw) or {}
+    names = sorted(set(value_now) | set(value_prev), key=lambda n: (-(value_now.get(n) or 0), n))
+    rows = []
+    for n in names:
+        v, pv = value_now.get(n), value_prev.get(n)
+        s, ps = share_now.get(n), share_prev.get(n)
+        rows.append(
+            [
+                Cell(n),
+                Cell(fmt.money(v), _sortable(v)),
+                Cell(fmt.money(pv), _sortable(pv)),
+                Cell(fmt.percent(s), _sortable(s)),
+                Cell(fmt.percent(ps), _sortable(ps)),
+                Cell(fmt.delta(s, ps, "share"), None, fmt.traffic_light(s, ps, "share", limits)),
+            ]
+        )
+    table = Table(
+        title or f"{name} split · {window_label(window)} against {window_label(pw).lower()}",
+        [
+            name,
+            "Paid value",
+            window_label(pw),
+            "Share",
+            f"Share, {window_label(pw).lower()}",
+            "Share change",
+        ],
+        rows,
+        empty="No payouts in this period or the one compared.",
+    )
+    return Block(
+        _macro("table", table, sortable=True), _macro("table", table), table, text=table.title
+    )
+
+
+def ageing_table(
+    ageing: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    figures_metrics: Mapping[str, Any],
+    *,
+    title: str = "Pipeline by age",
+) -> Block:
+    """Count and value of each pipeline stage per age bucket, with the as-at totals.
+
+    Args:
+        ageing: ``figures["pipeline_ageing"]`` (see ``lib.report.pipeline_ageing``).
+        figures_metrics: ``figures["metrics"]``, for the totals row.
+        title: the heading.
+    """
+    columns = ["Days waiting"] + [
+        f"{STAGES[s]} ({part})" for s in STAGES for part in ("number", "value")
+    ]
+    buckets = list(dict.fromkeys(b for s in STAGES for b in (ageing.get(s) or {})))
+    rows = []
+    for b in buckets:
+        row = [Cell(b)]
+        for s in STAGES:
+            entry = (ageing.get(s) or {}).get(b) or {}
+            row += [
+                Cell(fmt.count(entry.get("count")), _sortable(entry.get("count"))),
+                Cell(fmt.money(entry.get("value")), _sortable(entry.get("value"))),
+            ]
+        rows.append(row)
+    total = [Cell("Total")]
+    for s in STAGES:
+        n = _value(figures_metrics, f"pipeline_{s}_count", "as_at")
+        v = _value(figures_metrics, f"pipeline_{s}_value", "as_at")
+        total += [Cell(fmt.count(n), _sortable(n)), Cell(fmt.money(v), _sortable(v))]
+    rows.append(total)
+    table = Table(title, columns, rows)
+    return Block(_macro("table", table), _macro("table", table), table, text=title)
+
+
+def methodology(
+    rows: Sequence[tuple[str, str, str, str]], *, title: str = "Metric definitions"
+) -> Block:
+    """The metric registry as a table (id, label, unit, definition), verbatim.
+
+    Args:
+        rows: ``lib.metrics.registry_rows()``.
+        title: the heading.
+    """
+    table = Table(
+        title, ["Id", "Metric", "Unit", "Definition"], [[Cell(c) for c in r] for r in rows]
+    )
+    return Block(_macro("table", table), _macro("table", table), table, text=title)
+
+
+def as_at_table(
+    figures_metrics: Mapping[str, Any], metric_ids: Sequence[str], *, title: str, as_of: str = ""
+) -> Block:
+    """As-at metrics (pipeline, inactive retailers): one value each, no comparison.
+
+    Args:
+        figures_metrics: ``figures["metrics"]``.
+        metric_ids: registry metrics with the ``as_at`` basis.
+        title: the heading.
+        as_of: the date the values hold at, for the column heading.
+    """
+    column = f"As at {as_of}" if as_of else window_label("as_at")
+    rows = []
+    for metric_id in metric_ids:
+        m = metrics_mod.get(metric_id)
+        v = _value(figures_metrics, metric_id, "as_at")
+        rows.append([Cell(m.label), Cell(fmt.value(v, m.unit), _sortable(v))])
+    table = Table(title, ["Metric", column], rows)
+    return Block(_macro("table", table), _macro("table", table), table, text=title)
+
+
+@dataclass(frozen=True)
+class Printable:
+    """A chart that also carries its data, so the Word pack can redraw it for print.
+
+    Displays exactly as the chart does, plus the chart's fields under :data:`CHART_MIME`
+    (a few kB of JSON, which no HTML template renders).
+    """
+
+    chart: Any  # a lib.charts.Chart; typed loosely so blocks need not import plotly
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> tuple[dict, dict]:
+        data, meta = self.chart._repr_mimebundle_(include, exclude)
+        data[CHART_MIME] = self.chart.to_dict()
+        return data, meta
+
+
+def printable(chart: Any) -> Printable:
+    """Wrap a ``lib.charts`` chart for the Word pack (see :class:`Printable`)."""
+    return Printable(chart)

@@ -139,7 +139,7 @@ class OutboxTransport:
         recipients = ",".join(sorted(r.lower() for r in message_recipients(msg)))
         digest = hashlib.sha256(recipients.encode("utf-8")).hexdigest()[:10]
         parts = [env.report, env.as_of.isoformat(), env.target_id] + (["test"] if env.test else [])
-        stem = "_".join(re.sub(r"[^A-Za-z0-9.-]+", "-", p) for p in parts)
+        stem = "_".join(re.sub(r"[^A-Za-z0-9._-]+", "-", p) for p in parts)
         return self.directory / f"{stem}_{digest}.eml"
 
     def pending_id(self, msg: EmailMessage, env: Envelope) -> str:
@@ -298,6 +298,7 @@ def deliver(
         failing message never stops the others; only a ledger failure does, since
         sending without a record would break the exactly-once promise.
     """
+
     def one(env: Envelope) -> list[dict]:
         return _deliver_one(env, transport, ledger, resend)
 
@@ -349,12 +350,17 @@ def _deliver_one(env: Envelope, transport: Transport, ledger: Ledger, resend: bo
             verdict = _was_accepted(transport, row, verdicts)
             if verdict:
                 ledger.mark(
-                    env.report, env.as_of, env.target_id, [recipient],
+                    env.report,
+                    env.as_of,
+                    env.target_id,
+                    [recipient],
                     Mark(SENT, row.transport, row.message_id),
                 )
                 logger.info(
                     "%s %s: found delivered by an interrupted run (%s)",
-                    env.report, env.target_id, row.message_id,
+                    env.report,
+                    env.target_id,
+                    row.message_id,
                 )
                 done[recipient] = result(recipient, "skipped-already-sent", row.message_id)
             else:
@@ -444,7 +450,11 @@ def _send(
     record(recipients, Mark(SENT, transport.name, delivery_id, mid))
     logger.info(
         "%s %s: sent to %d recipient(s) via %s (%s)",
-        env.report, env.target_id, len(recipients), transport.name, delivery_id,
+        env.report,
+        env.target_id,
+        len(recipients),
+        transport.name,
+        delivery_id,
     )
     return [result(r, "sent", delivery_id) for r in recipients]
 
@@ -552,7 +562,9 @@ def send_alert(
     for item in skipped:
         logger.warning("alert: skipping admin address %r: %s", item["address"], item["reason"])
     if not recipients:
-        logger.error("%s %s: %d failure(s) but no admin address to alert", report, as_of, len(items))
+        logger.error(
+            "%s %s: %d failure(s) but no admin address to alert", report, as_of, len(items)
+        )
         return []
 
     targets = sorted({i["target"] for i in items})
@@ -562,7 +574,12 @@ def send_alert(
         "<tr>"
         + "".join(
             f"<td style='padding:4px 8px;border:1px solid #ccc'>{html.escape(str(v))}</td>"
-            for v in (i["target"], i["name"] or "", "" if i["cell"] is None else i["cell"], i["error"])
+            for v in (
+                i["target"],
+                i["name"] or "",
+                "" if i["cell"] is None else i["cell"],
+                i["error"],
+            )
         )
         + "</tr>"
         for i in items

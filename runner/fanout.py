@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
+from runner.engines import WarmEngine
 from runner.job import TargetJob, TargetResult, run_target
 
 log = logging.getLogger(__name__)
@@ -39,11 +40,14 @@ def run_all(
     workers = workers or default_workers()
     if scheduler is None and (workers == 1 or len(jobs) == 1):
         results = []
-        for i, job in enumerate(jobs, 1):
-            result = run_target(job)
-            results.append(result)
-            if progress:
-                progress(result, i, len(jobs))
+        try:
+            for i, job in enumerate(jobs, 1):
+                result = run_target(job)
+                results.append(result)
+                if progress:
+                    progress(result, i, len(jobs))
+        finally:
+            WarmEngine.discard()
         return results
     return _run_dask(jobs, workers=workers, scheduler=scheduler, progress=progress)
 
@@ -89,6 +93,11 @@ def _run_dask(
                 progress(result, done, len(jobs))
         return [r for r in results if r is not None]
     finally:
+        # Warm kernels are children of the workers: stop them before the workers go.
+        try:
+            client.run(WarmEngine.discard)
+        except Exception:  # noqa: BLE001 - a worker that is already gone has no kernels
+            log.debug("could not reach every worker to stop its kernels")
         client.close()
         if cluster is not None:
             cluster.close()

@@ -60,7 +60,9 @@ _slots: dict[tuple[str, str], threading.BoundedSemaphore] = {}
 _slots_lock = threading.Lock()
 
 
-def mailbox_slots(base_url: str, mailbox: str, limit: int = MAX_IN_FLIGHT) -> threading.BoundedSemaphore:
+def mailbox_slots(
+    base_url: str, mailbox: str, limit: int = MAX_IN_FLIGHT
+) -> threading.BoundedSemaphore:
     """The process-wide semaphore bounding requests in flight to one mailbox."""
     key = (base_url.rstrip("/").lower(), mailbox.lower())
     with _slots_lock:
@@ -248,7 +250,9 @@ class GraphTransport:
             if status in (429, 503) and attempt < self.max_retries:
                 delay = retry_after(response.headers.get("Retry-After"), attempt)
                 attempt += 1
-                logger.info("Graph %s answered %d; retrying in %.1f s", urlparse(url).path, status, delay)
+                logger.info(
+                    "Graph %s answered %d; retrying in %.1f s", urlparse(url).path, status, delay
+                )
                 response.close()
                 self._sleep(delay)  # outside the semaphore: a waiting request holds no slot
                 continue
@@ -286,7 +290,8 @@ class GraphTransport:
         if all(len(p.data) <= LARGE_ATTACHMENT for p, _ in files) and encoded <= SENDMAIL_MAX_BYTES:
             message["attachments"] = [_file_attachment(p, inline) for p, inline in files]
             self._final(
-                "POST", f"{self._mailbox_url}/sendMail",
+                "POST",
+                f"{self._mailbox_url}/sendMail",
                 json_body={"message": message, "saveToSentItems": True},
             )
         else:
@@ -305,16 +310,21 @@ class GraphTransport:
             raise
 
     def _send_draft(self, message: dict[str, Any], files: list[tuple[Part, bool]]) -> None:
-        draft = self._request("POST", f"{self._mailbox_url}/messages", json_body=message,
-                              expected=(201,)).json()
+        draft = self._request(
+            "POST", f"{self._mailbox_url}/messages", json_body=message, expected=(201,)
+        ).json()
         message_url = f"{self._mailbox_url}/messages/{quote(draft['id'], safe='')}"
         try:
             for part, inline in files:
                 if len(part.data) > LARGE_ATTACHMENT:
                     self._upload(message_url, part, inline)
                 else:
-                    self._request("POST", f"{message_url}/attachments",
-                                  json_body=_file_attachment(part, inline), expected=(201,))
+                    self._request(
+                        "POST",
+                        f"{message_url}/attachments",
+                        json_body=_file_attachment(part, inline),
+                        expected=(201,),
+                    )
         except BaseException:
             self._discard(message_url)
             raise
@@ -332,8 +342,10 @@ class GraphTransport:
         if inline and part.content_id:
             item["contentId"] = part.content_id
         upload = self._request(
-            "POST", f"{message_url}/attachments/createUploadSession",
-            json_body={"AttachmentItem": item}, expected=(200, 201),
+            "POST",
+            f"{message_url}/attachments/createUploadSession",
+            json_body={"AttachmentItem": item},
+            expected=(200, 201),
         ).json()
         url = upload["uploadUrl"]
         start = 0
@@ -341,9 +353,15 @@ class GraphTransport:
             end = min(start + CHUNK, size) - 1
             # The upload URL is pre-authorised; Graph refuses a bearer token on it.
             response = self._request(
-                "PUT", url, data=part.data[start : end + 1], auth=False, expected=(200, 201),
-                headers={"Content-Range": f"bytes {start}-{end}/{size}",
-                         "Content-Type": "application/octet-stream"},
+                "PUT",
+                url,
+                data=part.data[start : end + 1],
+                auth=False,
+                expected=(200, 201),
+                headers={
+                    "Content-Range": f"bytes {start}-{end}/{size}",
+                    "Content-Type": "application/octet-stream",
+                },
             )
             if response.status_code == 201:
                 return
@@ -361,7 +379,8 @@ class GraphTransport:
         """Whether Sent Items holds a message with this internetMessageId."""
         escaped = pending_id.replace("'", "''")
         response = self._request(
-            "GET", f"{self._mailbox_url}/mailFolders/sentitems/messages",
+            "GET",
+            f"{self._mailbox_url}/mailFolders/sentitems/messages",
             params={"$filter": f"internetMessageId eq '{escaped}'", "$select": "id", "$top": "1"},
             expected=(200,),
         )

@@ -139,8 +139,10 @@ def referenced_cids(html: str) -> list[str]:
 
 def content_type(path: Path) -> str:
     """The MIME type of a file by its suffix; ``application/octet-stream`` if unknown."""
-    return _TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or (
-        "application/octet-stream"
+    return (
+        _TYPES.get(path.suffix.lower())
+        or mimetypes.guess_type(path.name)[0]
+        or ("application/octet-stream")
     )
 
 

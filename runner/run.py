@@ -23,13 +23,14 @@ from lib import snapshot as snapshot_mod
 from lib.errors import InputError
 from runner import declarations, execute, fanout, targets
 from runner.declarations import Declaration
+from runner.engines import ENGINE, WARM_ENGINE
 from runner.job import TargetJob, TargetResult
 from runner.outputs import run_dir, write_json
 from runner.settings import Settings
 
 log = logging.getLogger(__name__)
 
-INJECTED = ("snapshot", "as_of", "target", "windows")
+INJECTED = ("snapshot", "as_of", "target", "windows", "cache_dir")
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def prepare(
     decl = registry.get(spec.report)
     as_of = resolve_as_of(decl, spec.as_of)
     notebook = settings.notebooks_dir / decl.notebook
-    base_parameters = {**decl.parameters, "snapshot": "", "as_of": "", "target": "", "windows": []}
+    base_parameters = {**decl.parameters, **dict.fromkeys(INJECTED, "")}
     execute.check_parameters(
         notebook, base_parameters, declaration=settings.parameters_dir / f"{decl.name}.yaml"
     )
@@ -164,6 +165,7 @@ def prepare(
                 "as_of": as_of.isoformat(),
                 "target": t.id,
                 "windows": list(decl.windows),
+                "cache_dir": str((settings.outputs / "cache" / "commentary").resolve()),
             },
             target_id=t.id,
             target_name=t.name,
@@ -177,6 +179,7 @@ def prepare(
             generated_at=generated,
             company=settings.company,
             cwd=notebook.parent.resolve(),
+            engine=ENGINE if spec.isolated else WARM_ENGINE,
         )
         for t in chosen
     ]

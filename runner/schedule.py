@@ -47,8 +47,13 @@ GRACE = timedelta(minutes=10)
 """How late after its minute a scheduled run may start and still run."""
 
 _FWD = re.compile(r"^first-working-day\s+([01]\d|2[0-3]):([0-5]\d)$")
-_MONTHS = {m: i for i, m in enumerate(
-    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
+        start=1,
+    )
+}
 _DAYS = {d: i for i, d in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])}
 
 
@@ -154,8 +159,13 @@ def parse_cron(expr: str) -> Cron:
             raise ValueError(f"{expr!r}: {name} {err}") from None
     weekdays = frozenset(d % 7 for d in parsed[4])
     return Cron(
-        parsed[0], parsed[1], parsed[2], parsed[3], weekdays,
-        days_any=fields[2].startswith("*"), weekdays_any=fields[4].startswith("*"),
+        parsed[0],
+        parsed[1],
+        parsed[2],
+        parsed[3],
+        weekdays,
+        days_any=fields[2].startswith("*"),
+        weekdays_any=fields[4].startswith("*"),
         fields=tuple(fields),  # type: ignore[arg-type]
     )
 
@@ -199,8 +209,7 @@ def should_run(schedule: str, now: datetime, *, grace: timedelta = GRACE) -> boo
     minute = instant.astimezone(UTC).replace(second=0, microsecond=0)
     steps = max(1, int(grace.total_seconds() // 60))
     return any(
-        spec.matches((minute - timedelta(minutes=back)).astimezone(LONDON))
-        for back in range(steps)
+        spec.matches((minute - timedelta(minutes=back)).astimezone(LONDON)) for back in range(steps)
     )
 
 
@@ -318,13 +327,28 @@ def crontab_block(
         try:
             timings = cron_timings(decl.schedule, zone, start=start)
         except ValueError as err:
-            raise ConfigError(str(err), file=f"parameters/{decl.name}.yaml", field="schedule") from None
-        job = " ".join([
-            "cd", shlex.quote(str(root)), "&&", "mkdir", "-p", shlex.quote(str(logs)), "&&",
-            shlex.quote(command), "run", shlex.quote(decl.name),
-            "--scheduled", shlex.quote(" ".join(decl.schedule.split())),
-            ">>", shlex.quote(str(logs / f"{decl.name}.log")), "2>&1",
-        ])
+            raise ConfigError(
+                str(err), file=f"parameters/{decl.name}.yaml", field="schedule"
+            ) from None
+        job = " ".join(
+            [
+                "cd",
+                shlex.quote(str(root)),
+                "&&",
+                "mkdir",
+                "-p",
+                shlex.quote(str(logs)),
+                "&&",
+                shlex.quote(command),
+                "run",
+                shlex.quote(decl.name),
+                "--scheduled",
+                shlex.quote(" ".join(decl.schedule.split())),
+                ">>",
+                shlex.quote(str(logs / f"{decl.name}.log")),
+                "2>&1",
+            ]
+        )
         # '%' ends a crontab command (the rest becomes stdin) unless escaped.
         lines.extend(f"{timing} {job.replace('%', chr(92) + '%')}" for timing in timings)
     lines.append(END)

@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     db_url: str | None = Field(None, description="SQLAlchemy URL of the state database")
     parameters_dir: Path = Field(ROOT / "parameters", description="report declarations")
     notebooks_dir: Path = Field(ROOT / "notebooks", description="report notebooks")
-    company: str = Field("Fernhill Finance", description="the company named in report headers")
+    company: str = Field("Larkspur Retail Finance", description="the company named in report headers")
 
     def state_url(self) -> str:
         """The state database URL; a SQLite file under outputs/ unless configured."""

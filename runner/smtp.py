@@ -67,8 +67,9 @@ class SMTPSettings:
         env = os.environ if environ is None else environ
         host = (env.get("SMTP_HOST") or "").strip()
         if not host:
-            raise ConfigError("not set; the smtp transport needs the mail server's host name",
-                              field="SMTP_HOST")
+            raise ConfigError(
+                "not set; the smtp transport needs the mail server's host name", field="SMTP_HOST"
+            )
         raw = (env.get("SMTP_STARTTLS") or "").strip().lower()
         port_raw = (env.get("SMTP_PORT") or "").strip()
         security: Security
@@ -89,7 +90,9 @@ class SMTPSettings:
         username = env.get("SMTP_USERNAME") or None
         password = env.get("SMTP_PASSWORD") or None
         if username and password is None:
-            raise ConfigError("SMTP_USERNAME is set but SMTP_PASSWORD is not", field="SMTP_PASSWORD")
+            raise ConfigError(
+                "SMTP_USERNAME is set but SMTP_PASSWORD is not", field="SMTP_PASSWORD"
+            )
         if username and security == "none":
             raise ConfigError(
                 "refusing to send the password unencrypted; set SMTP_STARTTLS=true or ssl",
@@ -179,7 +182,9 @@ class SMTPTransport:
                 code, reply = conn.data(data)
             except (smtplib.SMTPServerDisconnected, OSError) as err:
                 self._drop()
-                raise UncertainDelivery(f"connection to {self.settings.host} lost during DATA: {err}") from None
+                raise UncertainDelivery(
+                    f"connection to {self.settings.host} lost during DATA: {err}"
+                ) from None
             if code != 250:
                 conn.rset()
                 raise DeliveryError(f"message refused: {code} {reply.decode('utf-8', 'replace')}")
@@ -204,7 +209,9 @@ class SMTPTransport:
                 continue
             if code != 250:
                 self._conn.rset()
-                raise DeliveryError(f"sender {sender} refused: {code} {reply.decode('utf-8', 'replace')}")
+                raise DeliveryError(
+                    f"sender {sender} refused: {code} {reply.decode('utf-8', 'replace')}"
+                )
             return self._conn
         raise AssertionError("unreachable")
 
