@@ -15,10 +15,12 @@ import functools
 import html as html_mod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from lib import formatting as fmt
 from lib import metrics as metrics_mod
@@ -65,9 +67,10 @@ def _env() -> jinja2.Environment:
     )
 
 
-def _macro(name: str, *args: Any, **kwargs: Any) -> str:
+def _macro(name: str, *args: Any, **kwargs: Any) -> Markup:
     module = _env().get_template("blocks.html.j2").module
-    return str(getattr(module, name)(*args, **kwargs))
+    # Markup: rendered HTML nested in panels and tabs must not be escaped a second time.
+    return Markup(str(getattr(module, name)(*args, **kwargs)))
 
 
 @dataclass(frozen=True)
@@ -119,14 +122,14 @@ class Block:
         return data, {}
 
 
-def _html_of(item: Any) -> str:
+def _html_of(item: Any) -> Markup:
     """The interactive HTML of a block or chart (anything with a text/html form)."""
     if isinstance(item, Block):
-        return item.html
+        return Markup(item.html)
     if isinstance(item, str):
-        return item
-    data, _ = item._repr_mimebundle_()
-    return data["text/html"]
+        return Markup(item)
+    data, _ = item._repr_mimebundle_(include=["text/html"])
+    return Markup(data["text/html"])
 
 
 def thresholds(params: Mapping[str, float] | None) -> fmt.Thresholds:
@@ -149,6 +152,14 @@ class _Card:
     prev_label: str
     delta: str
     light: fmt.Light
+    note: str | None = None
+
+
+def _day_label(as_of: str | None) -> str:
+    if not as_of:
+        return "today"
+    d = date.fromisoformat(as_of)
+    return f"{d.day} {d:%b %Y}"
 
 
 def kpi_bar(
@@ -157,6 +168,7 @@ def kpi_bar(
     *,
     limits: fmt.Thresholds = fmt.DEFAULT_THRESHOLDS,
     compare: str | None = None,
+    as_of: str | None = None,
 ) -> Block:
     """KPI cards: each metric's value in its window against the previous window.
 
@@ -165,6 +177,7 @@ def kpi_bar(
         items: ``(metric_id, window)`` pairs; ``as_at`` metrics have no comparison.
         limits: traffic-light thresholds.
         compare: the comparison window key (default ``<window>_prev``).
+        as_of: A, shown on as-at cards (``YYYY-MM-DD``).
     """
     cards = []
     for metric_id, window in items:
@@ -173,14 +186,16 @@ def kpi_bar(
         prev_window = compare or prev_key(window)
         previous = None if window == "as_at" else _value(figures_metrics, metric_id, prev_window)
         light = fmt.traffic_light(current, previous, m.unit, limits, higher_is_better=m.higher_is_better)
+        as_at = window == "as_at"
         cards.append(
             _Card(
-                label=f"{m.label} · {window_label(window)}",
+                label=m.label if as_at else f"{m.label} · {window_label(window)}",
                 value=fmt.value(current, m.unit, compact=m.unit == "money"),
                 previous=fmt.value(previous, m.unit, compact=m.unit == "money"),
-                prev_label="previous" if window != "as_at" else "–",
+                prev_label="previous",
                 delta=fmt.delta(current, previous, m.unit),
                 light=light,
+                note=f"as at {_day_label(as_of)}" if as_at else None,
             )
         )
     text = "; ".join(f"{c.label}: {c.value} ({c.delta})" for c in cards)
@@ -311,7 +326,7 @@ def pipeline_view(
         "switch", group, "Pipeline stage", [(k, v) for k, v in STAGES.items()], selected="ans"
     )
     html = controls + _macro("panels", group, panels, "ans")
-    return Block(html, "".join(email_parts), text="Pipeline")
+    return Block(html, Markup("").join(email_parts), text="Pipeline")
 
 
 def _with_caption(table: Table, caption: str) -> Table:
@@ -401,13 +416,13 @@ def switch(group: str, label: str, options: Iterable[tuple[str, str]], *, select
 
 def panels(group: str, items: Mapping[str, Sequence[Any]], *, selected: str) -> Block:
     """Panels of blocks and charts, one per value of a :func:`switch` (report only)."""
-    rendered = [(value, "\n".join(_html_of(b) for b in blocks)) for value, blocks in items.items()]
+    rendered = [(value, Markup("\n").join(_html_of(b) for b in blocks)) for value, blocks in items.items()]
     return Block(_macro("panels", group, rendered, selected), text=f"{len(rendered)} panels")
 
 
 def tabs(group: str, items: Sequence[tuple[str, str, Sequence[Any]]]) -> Block:
     """Tabs of blocks and charts (report only)."""
-    rendered = [(name, title, "\n".join(_html_of(b) for b in blocks)) for name, title, blocks in items]
+    rendered = [(name, title, Markup("\n").join(_html_of(b) for b in blocks)) for name, title, blocks in items]
     return Block(_macro("tabs", group, rendered), text="tabs")
 
 

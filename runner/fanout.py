@@ -57,6 +57,9 @@ def _run_dask(
 ) -> list[TargetResult]:
     from dask.distributed import Client, LocalCluster, as_completed
 
+    # distributed configures its own loggers at import; a run's log is about targets.
+    logging.getLogger("distributed").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
+
     cluster = None
     if scheduler:
         client = Client(scheduler, timeout="30s")

@@ -27,6 +27,7 @@ def write_atomic(path: Path, data: str | bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are read by mail and the admin
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

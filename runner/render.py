@@ -26,6 +26,7 @@ from traitlets.config import Config
 
 from lib.figures import EMAIL_MIME
 from lib.registry import Registry
+from runner.docx import Docx
 from runner.outputs import write_atomic
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -84,7 +85,7 @@ def _exporter(template: str) -> HTMLExporter:
     c = _html_config()
     if template == "broadsheet_email":
         # Only outputs with an email form, PNG charts and markdown reach an email.
-        c.HTMLExporter.display_data_priority = [EMAIL_MIME, "image/png", "text/markdown"]
+        c.NbConvertBase.display_data_priority = [EMAIL_MIME, "image/png", "text/markdown"]
         c.ExtractOutputPreprocessor.output_filename_template = "chart-{cell_index}-{index}{extension}"
         c.ExtractOutputPreprocessor.extract_output_types = {"image/png"}
     exporter = HTMLExporter(config=c, template_name=template)
@@ -209,6 +210,7 @@ def register_builtin_formats(registry: Registry[OutputFormat]) -> None:
     """Register the HTML formats; the Word format registers itself the same way."""
     registry.register(ReportHtml.name, ReportHtml())
     registry.register(EmailHtml.name, EmailHtml())
+    registry.register(Docx.name, Docx())
 
 
 def formats() -> Registry[OutputFormat]:

@@ -216,7 +216,7 @@ def run(
     )
     from runner import delivery
 
-    delivery.deliver_run(decl, spec, settings, snap, chosen, result)
+    delivery.deliver_run(decl, spec, settings, snap, chosen, result, period=period_label(decl, as_of))
     result.duration = time.perf_counter() - started
     out = run_dir(settings.outputs, decl.name, as_of) / "run.json"
     write_json(out, result.to_json())

@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     db_url: str | None = Field(None, description="SQLAlchemy URL of the state database")
     parameters_dir: Path = Field(ROOT / "parameters", description="report declarations")
     notebooks_dir: Path = Field(ROOT / "notebooks", description="report notebooks")
+    admin_emails: list[str] = Field(
+        ["reports-admin@larkspur-finance.example"],
+        description="who is alerted when a run has failed targets (JSON list)",
+    )
     company: str = Field("Larkspur Retail Finance", description="the company named in report headers")
 
     def state_url(self) -> str:

@@ -5,8 +5,9 @@ Settings come from the environment only (interfaces.md):
 =================  ==========================================================================
 ``SMTP_HOST``      required
 ``SMTP_PORT``      default 465 when ``SMTP_STARTTLS=ssl``, else 587
-``SMTP_STARTTLS``  ``true`` (default): STARTTLS, required; ``ssl``: implicit TLS (SMTPS);
-                   ``false``: no TLS, for a local relay only, and then no login
+``SMTP_STARTTLS``  ``true`` (default; ``ssl`` when unset and the port is 465): STARTTLS,
+                   required; ``ssl``: implicit TLS (SMTPS); ``false``: no TLS, for a
+                   local relay only, and then no login
 ``SMTP_USERNAME``  log in when set, with ``SMTP_PASSWORD``
 ``MAIL_FROM``      the From address (``runner.mail.default_sender``)
 =================  ==========================================================================

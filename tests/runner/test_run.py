@@ -67,7 +67,7 @@ def test_fan_out_of_five_with_one_failing_gives_four_outputs_and_exit_1(
         assert "<script" not in email and "data:" not in email
         cids = re.findall(r'src="cid:([^"]+)"', email)
         assert cids and all((out / c).is_file() for c in cids)
-        assert f"{expected} applications" in email and "hi:" not in email  # the email form
+        assert f"email form: {expected} applications" in email and "hi:" not in email
         assert f"{expected} applications" in (out / "email.txt").read_text()
         assert len(email.encode()) < 102 * 1024
 
