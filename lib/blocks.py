@@ -361,6 +361,7 @@ def league_table(
     title: str = "Retailer league table",
     extra_columns: Mapping[str, Mapping[str, str]] | None = None,
     email_top: int = 10,
+    name_column: str = "Retailer",
 ) -> Block:
     """Every retailer, sortable by every column, with a period switch.
 
@@ -372,12 +373,13 @@ def league_table(
         title: the heading.
         extra_columns: column title → {retailer id → text} (e.g. BDM, status).
         email_top: the email lists the top retailers by the first metric only.
+        name_column: the first column's heading (``BDM`` for a league of BDMs).
     """
     extra_columns = extra_columns or {}
     panels = []
     tables = {}
     for w in windows:
-        columns = ["Retailer", *extra_columns, *[metrics_mod.get(m).label for m in metric_ids]]
+        columns = [name_column, *extra_columns, *[metrics_mod.get(m).label for m in metric_ids]]
         rows = []
         for rid, entry in sorted(retailers.items(), key=lambda kv: kv[1]["name"]):
             cells = [Cell(entry["name"], entry["name"])]

@@ -158,6 +158,8 @@ def figures(
         per_bdm: add ``bdms`` (the SMT dashboard and board pack).
     """
     wins = windows(as_of, window_keys, fiscal_year_start_month)
+    # No rates means commission is undefined, not £0 (an empty mapping from a YAML file too).
+    commission_rates = commission_rates or None
     book = metrics.compute(snap, wins, as_of, commission_rates=commission_rates)["all"]
     fig: dict[str, Any] = {
         "report": report,

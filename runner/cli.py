@@ -104,18 +104,51 @@ def _default_source() -> str:
 @main.command()
 @click.argument("report")
 @_run_options
-@click.option("--scheduled", default=None, metavar="HH:MM", help="Run from cron: exit quietly unless the declared schedule is due now.")
+@click.option(
+    "--scheduled",
+    default=None,
+    metavar="SCHEDULE",
+    help="Run from cron with the declared schedule: exit quietly unless it is due now "
+    "(Europe/London), or if the report is already running.",
+)
 @handle_errors
 def run(report: str, scheduled: str | None, **options: Any) -> None:
     """Run one REPORT (a parameter file's stem) for every target of its fan-out."""
+    from datetime import UTC, datetime
+
+    from runner import schedule
     from runner.run import RunSpec
 
     settings = _settings()
     options["source"] = options["source"] or _default_source()
+    if scheduled and not schedule.should_run(scheduled, datetime.now(UTC)):
+        logging.getLogger(__name__).info("%s: %r is not due now; nothing to do", report, scheduled)
+        sys.exit(0)
     spec = RunSpec(report=report, targets=tuple(options.pop("targets")), **options)
-    result = _run_with_progress(spec, settings)
+    with schedule.run_lock(report, settings.outputs) as mine:
+        if not mine:
+            sys.exit(0)
+        result = _run_with_progress(spec, settings)
     _summarise(result)
     sys.exit(result.exit_status)
+
+
+@main.command("sync-cron")
+@click.option("--write", is_flag=True, help="Install the block in the current user's crontab.")
+@handle_errors
+def sync_cron(write: bool) -> None:
+    """Print (or install) the crontab block generated from the declared schedules."""
+    from runner import declarations, schedule
+    from runner.settings import ROOT
+
+    settings = _settings()
+    registry = declarations.discover(settings.parameters_dir)
+    decls = [registry.get(name) for name in registry]
+    block = schedule.crontab_block(decls, root=ROOT, outputs=settings.outputs.resolve())
+    click.echo(block.rstrip("\n"))
+    if write:
+        changed = schedule.install(block)
+        click.echo("crontab updated" if changed else "crontab unchanged", err=True)
 
 
 def _run_with_progress(spec, settings):

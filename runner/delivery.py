@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from runner.deliver import (
     TRANSPORTS,
     Ledger,
+    OutboxTransport,
     deliver,
     delivery_failures,
     make_transport,
@@ -69,6 +70,13 @@ def envelope_for(
     )
 
 
+def _transport(name: str, settings: Settings):
+    # The outbox lives under the run's outputs directory, whatever the environment says.
+    if name == "outbox":
+        return OutboxTransport(settings.outputs / "outbox")
+    return make_transport(name)
+
+
 def deliver_run(
     decl: Declaration,
     spec: RunSpec,
@@ -92,7 +100,7 @@ def deliver_run(
         return
     if not TRANSPORTS.names():
         register_builtin_transports()
-    transport = make_transport(spec.deliver)
+    transport = _transport(spec.deliver, settings)
     sender = default_sender(spec.deliver)
     by_id = {t.id: t for t in chosen}
     envelopes = []
@@ -120,7 +128,7 @@ def deliver_run(
             report=decl.name,
             as_of=as_of,
             admins=settings.admin_emails,
-            transport=make_transport(spec.deliver),
+            transport=_transport(spec.deliver, settings),
             sender=sender,
             run_dir=run_dir(settings.outputs, decl.name, as_of),
         )

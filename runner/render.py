@@ -12,6 +12,7 @@ import base64
 import functools
 import html
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -136,7 +137,10 @@ class EmailHtml:
 
     def render(self, nb: nbformat.NotebookNode, ctx: RenderContext) -> list[Path]:
         nb = _with_metadata(nb, ctx)
-        body, resources = _exporter("broadsheet_email").from_notebook_node(nb)
+        with warnings.catch_warnings():
+            # Outputs without an email form (the published figures) are meant to be dropped.
+            warnings.filterwarnings("ignore", message="Your element with mimetype", category=UserWarning)
+            body, resources = _exporter("broadsheet_email").from_notebook_node(nb)
         body = css_inline.CSSInliner(keep_style_tags=False, keep_link_tags=False).inline(body)
         written: list[Path] = []
         extracted = resources.get("outputs", {})
