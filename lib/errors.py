@@ -29,6 +29,7 @@ class ConfigError(BroadsheetError):
     def __init__(self, message: str, *, file: str | Path | None = None, field: str | None = None):
         self.file = str(file) if file is not None else None
         self.field = field
+        self.detail = message  # without the file and field, for re-raising with more context
         where = ": ".join(p for p in (self.file, self.field) if p)
         super().__init__(f"{where}: {message}" if where else message)
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from lib import formatting, periods, products
 from lib.errors import ConfigError
 from lib.registry import Registry
 
@@ -81,6 +82,30 @@ class Declaration(BaseModel):
         return value
 
 
+def _check_parameters(decl: Declaration, path: Path) -> None:
+    """The parameters every report shares are checked here, before any kernel starts."""
+    params = decl.parameters
+    try:
+        if "fiscal_year_start_month" in params:
+            field = "parameters.fiscal_year_start_month"
+            periods.check_fiscal_year_start_month(params["fiscal_year_start_month"])
+        if "thresholds" in params:
+            field = "parameters.thresholds"
+            if not isinstance(params["thresholds"], dict):
+                raise ConfigError("must be a mapping like {pct: 0.05, pp: 0.02}")
+            formatting.Thresholds(**params["thresholds"])
+        for family, rate in (params.get("commission_rates") or {}).items():
+            field = f"parameters.commission_rates.{family}"
+            if family not in products.FAMILIES:
+                raise ConfigError(f"unknown product family; did you mean one of: {', '.join(products.FAMILIES)}")
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+                raise ConfigError(f"must be a fraction from 0 to 1 (0.015 is 1.5 %), got {rate!r}")
+    except ConfigError as err:
+        raise ConfigError(err.detail, file=path, field=field) from None
+    except TypeError as err:  # Thresholds(**{...}) with an unknown key
+        raise ConfigError(str(err), file=path, field=field) from None
+
+
 def load(path: Path) -> Declaration:
     """Read and validate one declaration file.
 
@@ -98,7 +123,7 @@ def load(path: Path) -> Declaration:
     if "name" in raw:
         raise ConfigError("the report name is the file's stem; remove this field", file=path, field="name")
     try:
-        return Declaration(name=path.stem, **raw)
+        decl = Declaration(name=path.stem, **raw)
     except ValidationError as err:
         first = err.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or None
@@ -106,6 +131,8 @@ def load(path: Path) -> Declaration:
         if first["type"] == "extra_forbidden":
             msg = "unknown field"
         raise ConfigError(msg, file=path, field=field) from None
+    _check_parameters(decl, path)
+    return decl
 
 
 def discover(parameters_dir: Path) -> Registry[Declaration]:

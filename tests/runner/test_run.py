@@ -122,3 +122,26 @@ def test_future_as_of_is_exit_2(project):
     project.add("tiny", make_notebook(WORKING_CELLS))
     proc = project.cli("run", "tiny", "--as-of", "2999-01-01", "--deliver", "none")
     assert proc.returncode == 2 and "2999-01-01" in proc.stderr
+
+
+def test_bad_fiscal_month_is_exit_2_before_any_kernel(project):
+    project.add("tiny", make_notebook(WORKING_CELLS))
+    path = project.settings.parameters_dir / "tiny.yaml"
+    path.write_text(path.read_text() + "  fiscal_year_start_month: 13\n")
+    proc = project.cli("run", "tiny", "--deliver", "none")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0
+    assert "parameters.fiscal_year_start_month" in proc.stderr and "13" in proc.stderr
+
+
+def test_corrupt_snapshot_is_exit_2(project, demo_snapshot_dir, tmp_path):
+    import shutil
+
+    project.add("tiny", make_notebook(WORKING_CELLS))
+    broken = tmp_path / "broken"
+    shutil.copytree(demo_snapshot_dir, broken)
+    (broken / "applications.parquet").write_bytes(b"not parquet")
+    proc = project.cli("run", "tiny", "--as-of", "2026-11-22", "--source", str(broken), "--deliver", "none")
+    assert proc.returncode == 2
+    assert "corrupt" in proc.stderr and str(broken) in proc.stderr
+    assert not (project.settings.outputs / "tiny").exists()
