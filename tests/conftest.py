@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.fixtures.anthropic",
     "tests.fixtures.mail",
     "tests.fixtures.runner",
+    "tests.fixtures.admin",
     "tests.fixtures.weekly",
     "tests.fixtures.browser",
     "tests.fixtures.reports",

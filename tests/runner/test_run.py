@@ -88,7 +88,7 @@ def test_bad_declaration_is_exit_2_naming_file_and_field(project):
     project.add("tiny", make_notebook(WORKING_CELLS))
     path = project.settings.parameters_dir / "tiny.yaml"
     path.write_text(path.read_text().replace("fan_out: retailer", "fan_out: shop"))
-    proc = project.cli("run", "tiny", "--deliver", "none")
+    proc = project.invoke("run", "tiny", "--deliver", "none")
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and str(path) in lines[0] and "fan_out" in lines[0]
@@ -98,7 +98,7 @@ def test_unknown_parameter_is_refused_before_any_kernel(project):
     project.add("tiny", make_notebook(WORKING_CELLS))
     path = project.settings.parameters_dir / "tiny.yaml"
     path.write_text(path.read_text() + "  colour: blue\n")
-    proc = project.cli("run", "tiny", "--deliver", "none")
+    proc = project.invoke("run", "tiny", "--deliver", "none")
     assert proc.returncode == 2
     assert "parameters.colour" in proc.stderr and "tiny.yaml" in proc.stderr
     assert not (project.settings.outputs / "tiny").exists()
@@ -106,21 +106,21 @@ def test_unknown_parameter_is_refused_before_any_kernel(project):
 
 def test_notebook_without_parameters_cell_is_refused(project):
     project.add("bare", make_notebook(WORKING_CELLS, parameters=None))
-    proc = project.cli("run", "bare", "--deliver", "none")
+    proc = project.invoke("run", "bare", "--deliver", "none")
     assert proc.returncode == 2
     assert "bare.ipynb" in proc.stderr and "parameters" in proc.stderr
 
 
 def test_unknown_report_lists_the_known_ones(project):
     project.add("tiny", make_notebook(WORKING_CELLS))
-    proc = project.cli("run", "tiney", "--deliver", "none")
+    proc = project.invoke("run", "tiney", "--deliver", "none")
     assert proc.returncode == 2
     assert "did you mean one of: tiny" in proc.stderr
 
 
 def test_future_as_of_is_exit_2(project):
     project.add("tiny", make_notebook(WORKING_CELLS))
-    proc = project.cli("run", "tiny", "--as-of", "2999-01-01", "--deliver", "none")
+    proc = project.invoke("run", "tiny", "--as-of", "2999-01-01", "--deliver", "none")
     assert proc.returncode == 2 and "2999-01-01" in proc.stderr
 
 
@@ -128,7 +128,7 @@ def test_bad_fiscal_month_is_exit_2_before_any_kernel(project):
     project.add("tiny", make_notebook(WORKING_CELLS))
     path = project.settings.parameters_dir / "tiny.yaml"
     path.write_text(path.read_text() + "  fiscal_year_start_month: 13\n")
-    proc = project.cli("run", "tiny", "--deliver", "none")
+    proc = project.invoke("run", "tiny", "--deliver", "none")
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0
     assert "parameters.fiscal_year_start_month" in proc.stderr and "13" in proc.stderr
@@ -141,7 +141,7 @@ def test_corrupt_snapshot_is_exit_2(project, demo_snapshot_dir, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(demo_snapshot_dir, broken)
     (broken / "applications.parquet").write_bytes(b"not parquet")
-    proc = project.cli("run", "tiny", "--as-of", "2026-11-22", "--source", str(broken), "--deliver", "none")
+    proc = project.invoke("run", "tiny", "--as-of", "2026-11-22", "--source", str(broken), "--deliver", "none")
     assert proc.returncode == 2
     assert "corrupt" in proc.stderr and str(broken) in proc.stderr
     assert not (project.settings.outputs / "tiny").exists()

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from lib import snapshot
-from runner.run import RunSpec, run
+from runner.run import RunSpec, prepare, run
 from runner.settings import Settings
 from tests.fixtures.salesforce import SALESFORCE_AS_OF
 
@@ -43,6 +43,5 @@ def test_salesforce_and_demo_sources_give_the_same_figures(salesforce_standin, s
         assert a[key] == b[key], key
 
     # A second report the same day reuses the extraction: no more API calls.
-    run(RunSpec(report="smt_dashboard", as_of=SALESFORCE_AS_OF, source="salesforce",
-                deliver="none", workers=1), from_sf)
+    prepare(RunSpec(report="smt_dashboard", as_of=SALESFORCE_AS_OF, source="salesforce"), from_sf)
     assert salesforce_standin.calls == calls

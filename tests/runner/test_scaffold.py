@@ -31,8 +31,8 @@ def test_new_report_runs_for_one_target(project, demo_snapshot_dir, demo_snapsho
 
 
 def test_new_refuses_to_overwrite_and_bad_names(project):
-    assert project.cli("new", "weekly_lenders", "--fan-out", "bdm").returncode == 0
-    again = project.cli("new", "weekly_lenders", "--fan-out", "bdm")
+    assert project.invoke("new", "weekly_lenders", "--fan-out", "bdm").returncode == 0
+    again = project.invoke("new", "weekly_lenders", "--fan-out", "bdm")
     assert again.returncode == 2 and "already exists" in again.stderr
-    bad = project.cli("new", "Weekly Lenders", "--fan-out", "none")
+    bad = project.invoke("new", "Weekly Lenders", "--fan-out", "none")
     assert bad.returncode == 2 and "lower case" in bad.stderr
