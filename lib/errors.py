@@ -38,6 +38,12 @@ class InputError(BroadsheetError):
     """A command-line value or argument is unusable (a future as_of, an unknown report...)."""
 
 
+class NothingToDo(BroadsheetError):
+    """A run that should not happen (the report is disabled): said in one line, exit 0."""
+
+    exit_status = 0
+
+
 class SnapshotError(BroadsheetError):
     """A snapshot directory is missing, corrupt, or does not have the expected schema."""
 

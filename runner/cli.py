@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from lib.errors import BroadsheetError
+from lib.errors import BroadsheetError, NothingToDo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,7 +56,7 @@ def main(verbose: int) -> None:
     """Broadsheet: scheduled business reports as parameterised notebooks."""
     level = logging.WARNING - 10 * verbose if verbose else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("traitlets", "papermill", "distributed", "asyncio", "httpx", "urllib3", "msal"):
+    for noisy in ("traitlets", "papermill", "distributed", "asyncio", "httpx", "urllib3", "msal", "alembic"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
@@ -141,9 +141,16 @@ def sync_cron(write: bool) -> None:
     from runner import declarations, schedule
     from runner.settings import ROOT
 
+    from runner.run import admin_view
+
     settings = _settings()
     registry = declarations.discover(settings.parameters_dir)
-    decls = [registry.get(name) for name in registry]
+    view = admin_view(settings)
+    # A report switched off in admin leaves the crontab at the next sync.
+    decls = [
+        registry.get(name).model_copy(update={"enabled": registry.get(name).enabled and view.report_enabled(name)})
+        for name in registry
+    ]
     block = schedule.crontab_block(decls, root=ROOT, outputs=settings.outputs.resolve())
     click.echo(block.rstrip("\n"))
     if write:
@@ -213,7 +220,11 @@ def demo(retailers: int, seed: int, as_of: date | None, workers: int | None) -> 
         monthly = "M" in registry.get(name).windows
         report_as_of = periods.board_month_as_of(as_of + timedelta(days=1)) if monthly else as_of
         spec = RunSpec(report=name, as_of=report_as_of, source=str(out), deliver="outbox", workers=workers)
-        result = _run_with_progress(spec, settings)
+        try:
+            result = _run_with_progress(spec, settings)
+        except NothingToDo as err:
+            click.echo(f"{name}: {err}")
+            continue
         _summarise(result)
         status = max(status, result.exit_status)
     click.echo(f"outbox: {settings.outputs / 'outbox'}")
@@ -253,6 +264,34 @@ def extract(source: str, as_of: date | None, out: str | None, retailers: int, se
     out_dir = Path(out) if out else None
     path = extract_snapshot(source, as_of, out_dir, retailers=retailers, seed=seed, outputs=_settings().outputs, full=full)
     click.echo(str(path))
+
+
+@main.command("admin")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True, help="Port to listen on.")
+@click.option("--source", default=None, help="Data for test sends and discovery: demo, salesforce or a snapshot directory (default: as for run).")
+@handle_errors
+def admin_command(host: str, port: int, source: str | None) -> None:
+    """Serve the admin dashboard and its JSON API (needs BROADSHEET_ADMIN_KEY)."""
+    from admin.app import serve
+    from admin.auth import key_from_env
+
+    serve(_settings(), key_from_env(), host=host, port=port, source=source or _default_source())
+
+
+@main.command("discover")
+@click.option("--source", default=None, help="demo, salesforce or a snapshot directory (default: as for run).")
+@click.option("--as-of", callback=_date, help="Last complete day of data (default: yesterday, Europe/London).")
+@handle_errors
+def discover_command(source: str | None, as_of: date | None) -> None:
+    """Find retailers onboarded since the last discovery and queue them in admin as pending."""
+    from admin.retailers import run_discovery
+
+    discovery, new = run_discovery(_settings(), source or _default_source(), as_of)
+    kind = "baseline: every onboarded retailer seen is enabled" if discovery.baseline else f"{len(new)} pending approval"
+    click.echo(f"discovery {discovery.id} (data up to {discovery.as_of}, {discovery.snapshot}): {kind}")
+    for r in new:
+        click.echo(f"  PENDING {r['id']} {r['name']} (onboarded {r['onboarded']})")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -36,6 +36,9 @@ class Recipients(BaseModel):
 
     policy: Literal["retailer_contact", "bdm", "list"]
     addresses: tuple[str, ...] = ()
+    list: Literal["board", "smt"] | None = Field(
+        None, description="the admin list that replaces `addresses` once it is set there"
+    )
 
 
 class Declaration(BaseModel):

@@ -28,7 +28,7 @@ from runner.outputs import run_dir
 from runner.recipients import valid_addresses
 
 if TYPE_CHECKING:
-    from lib.snapshot import Snapshot
+    from admin.store import RunnerView
     from runner.declarations import Declaration
     from runner.run import RunResult, RunSpec
     from runner.settings import Settings
@@ -37,14 +37,20 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def recipients_for(decl: Declaration, target: Target, extras: Sequence[str] = ()) -> list[str | None]:
-    """The candidate addresses of one target under the declaration's policy."""
+def recipients_for(decl: Declaration, target: Target, view: RunnerView) -> list[str | None]:
+    """The candidate addresses of one target under the declaration's policy.
+
+    ``retailer_contact``: the Salesforce primary contact plus the extras set in admin;
+    ``bdm``: the BDM's own address; ``list``: the admin list the declaration names, or the
+    declaration's own addresses while that list is unset.
+    """
     policy = decl.recipients.policy
     if policy == "retailer_contact":
-        return [target.email, *extras]
+        return [target.email, *view.extras.get(target.id, ())]
     if policy == "bdm":
-        return [target.email, *extras]
-    return [*decl.recipients.addresses, *extras]
+        return [target.email]
+    admin_list = view.lists.get(decl.recipients.list, ()) if decl.recipients.list else ()
+    return list(admin_list or decl.recipients.addresses)
 
 
 def envelope_for(
@@ -81,12 +87,11 @@ def deliver_run(
     decl: Declaration,
     spec: RunSpec,
     settings: Settings,
-    snap: Snapshot,
     chosen: Sequence[Target],
     result: RunResult,
+    view: RunnerView,
     *,
     period: str,
-    extras: dict[str, list[str]] | None = None,
 ) -> None:
     """Deliver every successful target's message, then alert the admins of any failure.
 
@@ -110,8 +115,13 @@ def deliver_run(
         target = by_id[outcome.id]
         if spec.test_to:
             valid, skipped = valid_addresses([spec.test_to])
+        elif decl.fan_out == "retailer" and target.id in view.opted_out:
+            result.skipped_recipients.append(
+                {"target": target.id, "name": target.name, "address": None, "reason": "opted out in admin"}
+            )
+            continue
         else:
-            valid, skipped = valid_addresses(recipients_for(decl, target, (extras or {}).get(target.id, ())))
+            valid, skipped = valid_addresses(recipients_for(decl, target, view))
         for s in skipped:
             result.skipped_recipients.append({"target": target.id, "name": target.name, **s})
         if not valid:
@@ -127,9 +137,9 @@ def deliver_run(
             failures,
             report=decl.name,
             as_of=as_of,
-            admins=settings.admin_emails,
+            admins=view.admins(settings.admin_emails),
             transport=_transport(spec.deliver, settings),
             sender=sender,
-            run_dir=run_dir(settings.outputs, decl.name, as_of),
+            run_dir=run_dir(settings.outputs, decl.name, result.as_of),
         )
         result.deliveries += alerts

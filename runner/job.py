@@ -44,6 +44,7 @@ class TargetJob:
     generated_at: str
     company: str = "Broadsheet"
     engine: str = ENGINE
+    folder: str = ""  # the run's folder under outputs/<report>/; default as_of
     cwd: Path | None = None
 
 
@@ -74,7 +75,7 @@ def run_target(job: TargetJob, output_formats: Registry | None = None) -> Target
     register_engines()
     registry = output_formats or render.formats()
     started = time.perf_counter()
-    out_dir = target_dir(job.outputs, job.report, job.as_of, job.target_id)
+    out_dir = target_dir(job.outputs, job.report, job.folder or job.as_of, job.target_id)
     notebook_path = out_dir / "notebook.ipynb"
     timings: dict[str, float] = {}
     try:

@@ -13,7 +13,7 @@ import functools
 import html
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -23,6 +23,7 @@ import css_inline
 import nbformat
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import ExtractOutputPreprocessor
+from nbconvert.utils.base import NbConvertBase
 from traitlets.config import Config
 
 from lib.figures import EMAIL_MIME
@@ -78,6 +79,9 @@ def _html_config() -> Config:
     c.TemplateExporter.extra_template_basedirs = [str(TEMPLATES)]
     # Macros and the shared page are imported by path: "broadsheet_base/page.html.j2".
     c.TemplateExporter.extra_template_paths = [str(TEMPLATES), str(BLOCK_TEMPLATES)]
+    # Validate once, after the last preprocessor, rather than after each of them: the
+    # notebook is the runner's own copy and validation is a large share of a render.
+    c.Exporter.optimistic_validation = True
     return c
 
 
@@ -95,10 +99,48 @@ def _exporter(template: str) -> HTMLExporter:
     return exporter
 
 
-def _with_metadata(nb: nbformat.NotebookNode, ctx: RenderContext) -> nbformat.NotebookNode:
-    nb = nbformat.from_dict(nb)  # never alter the caller's notebook
+@functools.cache
+def _shown(template: str) -> frozenset[str]:
+    """The MIME types the template's exporter can show: its data-type filter's priority."""
+    return frozenset(NbConvertBase(parent=_exporter(template)).display_data_priority)
+
+
+@functools.cache
+def _inliner() -> css_inline.CSSInliner:
+    return css_inline.CSSInliner(keep_style_tags=False, keep_link_tags=False)
+
+
+def _with_metadata(
+    nb: nbformat.NotebookNode, ctx: RenderContext, keep: Collection[str] | None = None
+) -> nbformat.NotebookNode:
+    """A copy of ``nb`` (never alter the caller's) carrying the page header.
+
+    Args:
+        nb: the executed notebook.
+        ctx: the target's render context.
+        keep: if given, outputs keep only these MIME types: those the exporter can show
+            (its ``display_data_priority``; nbconvert picks the first of them an output
+            has, and nothing else). The rest is mostly JSON no template reads (published
+            figures, Word tables, plotly's figure) that the exporter would otherwise
+            deep-copy twice and validate on every render. The HTML is the same.
+    """
+    if keep is not None:
+        nb = {**nb, "cells": [_only(cell, keep) for cell in nb.cells]}
+    nb = nbformat.from_dict(nb)
     nb.metadata["broadsheet"] = ctx.metadata()
     return nb
+
+
+def _only(cell: nbformat.NotebookNode, keep: Collection[str]) -> Mapping:
+    if cell.get("cell_type") != "code" or not cell.get("outputs"):
+        return cell
+    outputs = [
+        {**out, "data": {k: v for k, v in out["data"].items() if k in keep}}
+        if "data" in out
+        else out
+        for out in cell["outputs"]
+    ]
+    return {**cell, "outputs": outputs}
 
 
 def _has_plotly(nb: nbformat.NotebookNode) -> bool:
@@ -117,10 +159,10 @@ class ReportHtml:
     filename = "report.html"
 
     def render(self, nb: nbformat.NotebookNode, ctx: RenderContext) -> list[Path]:
-        nb = _with_metadata(nb, ctx)
-        body, _ = _exporter("broadsheet_report").from_notebook_node(
-            nb, resources={"broadsheet_has_plotly": _has_plotly(nb)}
-        )
+        exporter = _exporter("broadsheet_report")
+        has_plotly = _has_plotly(nb)  # before the plotly JSON is left out
+        nb = _with_metadata(nb, ctx, _shown("broadsheet_report"))
+        body, _ = exporter.from_notebook_node(nb, resources={"broadsheet_has_plotly": has_plotly})
         path = ctx.target_dir / self.filename
         write_atomic(path, body)
         return [path]
@@ -136,12 +178,13 @@ class EmailHtml:
     filename = "email.html"
 
     def render(self, nb: nbformat.NotebookNode, ctx: RenderContext) -> list[Path]:
-        nb = _with_metadata(nb, ctx)
+        exporter = _exporter("broadsheet_email")
+        nb = _with_metadata(nb, ctx, _shown("broadsheet_email"))
         with warnings.catch_warnings():
             # Outputs without an email form (the published figures) are meant to be dropped.
             warnings.filterwarnings("ignore", message="Your element with mimetype", category=UserWarning)
-            body, resources = _exporter("broadsheet_email").from_notebook_node(nb)
-        body = css_inline.CSSInliner(keep_style_tags=False, keep_link_tags=False).inline(body)
+            body, resources = exporter.from_notebook_node(nb)
+        body = _inliner().inline(body)
         written: list[Path] = []
         extracted = resources.get("outputs", {})
         for name in dict.fromkeys(_CID.findall(body)):

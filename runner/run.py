@@ -18,9 +18,11 @@ from typing import Any
 
 from filelock import FileLock
 
+from admin.state import engine_from_env, upgrade
+from admin.store import RunnerView, runner_view
 from lib import periods
 from lib import snapshot as snapshot_mod
-from lib.errors import InputError
+from lib.errors import InputError, NothingToDo
 from runner import declarations, execute, fanout, targets
 from runner.declarations import Declaration
 from runner.engines import ENGINE, WARM_ENGINE
@@ -137,12 +139,30 @@ def snapshot_for(
         return extract.extract(source, as_of, out, **kwargs)
 
 
+def admin_view(settings: Settings) -> RunnerView:
+    """The admin dashboard's toggles, recipients and opt-outs, as the runner honours them."""
+    return runner_view(upgrade(engine_from_env(settings.state_url())))
+
+
+def run_folder(spec: RunSpec, as_of: date) -> str:
+    """``<as_of>``, or ``<as_of>-test`` for a test send, so a test never replaces a real run."""
+    return f"{as_of.isoformat()}-test" if spec.test_to else as_of.isoformat()
+
+
 def prepare(
-    spec: RunSpec, settings: Settings, *, now: datetime | None = None
+    spec: RunSpec, settings: Settings, *, now: datetime | None = None, view: RunnerView | None = None
 ) -> tuple[Declaration, date, Path, Any, list[targets.Target], list[TargetJob]]:
-    """Validate everything a run needs before any kernel starts."""
+    """Validate everything a run needs before any kernel starts.
+
+    Raises:
+        NothingToDo: the report is disabled (in its declaration or in admin) and this is
+            not a test send.
+    """
     registry = declarations.discover(settings.parameters_dir)
     decl = registry.get(spec.report)
+    view = view or admin_view(settings)
+    if not spec.test_to and not (decl.enabled and view.report_enabled(decl.name)):
+        raise NothingToDo(f"{decl.name} is disabled ({'in admin' if decl.enabled else 'enabled: false'}); nothing to do")
     as_of = resolve_as_of(decl, spec.as_of)
     notebook = settings.notebooks_dir / decl.notebook
     base_parameters = {**decl.parameters, **dict.fromkeys(INJECTED, "")}
@@ -151,7 +171,12 @@ def prepare(
     )
     snap_dir = snapshot_for(spec.source, as_of, settings, retailers=spec.retailers)
     snap = snapshot_mod.load(snap_dir)
-    chosen = targets.fan_out(decl.fan_out, snap.accounts, snap.users, only=spec.targets)
+    # Admin toggles and pending approvals apply to retailer reports only (the SMT dashboard
+    # covers the whole book); a test send may preview a retailer not yet approved.
+    blocked = view.blocked_retailers if decl.fan_out == "retailer" and not spec.test_to else ()
+    chosen = targets.fan_out(
+        decl.fan_out, snap.accounts, snap.users, disabled_retailers=blocked, only=spec.targets
+    )
     now = now or datetime.now(UTC)
     generated = now.astimezone(periods.LONDON).strftime("%d %b %Y %H:%M")
     period = period_label(decl, as_of)
@@ -180,6 +205,7 @@ def prepare(
             company=settings.company,
             cwd=notebook.parent.resolve(),
             engine=ENGINE if spec.isolated else WARM_ENGINE,
+            folder=run_folder(spec, as_of),
         )
         for t in chosen
     ]
@@ -199,7 +225,8 @@ def run(
     """
     started = time.perf_counter()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    decl, as_of, snap_dir, snap, chosen, jobs = prepare(spec, settings)
+    view = admin_view(settings)
+    decl, as_of, snap_dir, snap, chosen, jobs = prepare(spec, settings, view=view)
     log.info("%s %s: %d target(s) from %s", decl.name, as_of, len(jobs), snap_dir)
     results = fanout.run_all(jobs, workers=spec.workers, scheduler=spec.scheduler, progress=progress)
     result = RunResult(
@@ -216,9 +243,9 @@ def run(
     )
     from runner import delivery
 
-    delivery.deliver_run(decl, spec, settings, snap, chosen, result, period=period_label(decl, as_of))
+    delivery.deliver_run(decl, spec, settings, chosen, result, view, period=period_label(decl, as_of))
     result.duration = time.perf_counter() - started
-    out = run_dir(settings.outputs, decl.name, as_of) / "run.json"
+    out = run_dir(settings.outputs, decl.name, run_folder(spec, as_of)) / "run.json"
     write_json(out, result.to_json())
     return replace(result, path=str(out))
 

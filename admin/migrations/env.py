@@ -11,6 +11,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import admin.store  # noqa: F401  (registers the admin's tables on Base.metadata)
 from admin.state import Base, database_url, engine_from_env
 
 config = context.config

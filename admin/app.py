@@ -1,0 +1,168 @@
+"""The admin dashboard: ``create_app`` builds the FastAPI app; ``serve`` runs it.
+
+One app serves the JSON API (``/api/``, described at ``/openapi.json``), the one page
+(``/``, with ``/static/``) and the outputs (``/outputs/``, read-only). One exception
+handler answers every error: JSON for the API and for clients that do not ask for HTML,
+a page for the browser.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException
+
+from admin import api, page
+from admin.auth import Auth, Throttle
+from admin.state import engine_from_env, upgrade
+from admin.store import AddressError, Store
+from admin.testsend import Launcher, SubprocessLauncher
+from lib.errors import (
+    BroadsheetError,
+    ConfigError,
+    InputError,
+    SnapshotError,
+    SourceError,
+    UnknownNameError,
+)
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Any,
+    admin_key: str | None,
+    engine: Engine | None = None,
+    *,
+    source: str = "demo",
+    launcher: Launcher | None = None,
+    throttle: Throttle | None = None,
+) -> FastAPI:
+    """The admin app.
+
+    Args:
+        settings: ``runner.settings.Settings`` (outputs, parameters, state database).
+        admin_key: ``BROADSHEET_ADMIN_KEY``; without one the app refuses to exist.
+        engine: the state database; default ``settings.state_url()``. Migrated on start.
+        source: where test sends and discovery read data: ``demo``, ``salesforce`` or a
+            snapshot directory (the CLI decides, so the admin never reads credentials).
+        launcher: runs test-send jobs; default a worker process per job.
+        throttle: the failed-login throttle (tests pass one with a fake clock).
+
+    Raises:
+        ConfigError: no admin key.
+    """
+    auth = Auth(admin_key or "", throttle=throttle)  # first: no key, no app
+    engine = upgrade(engine or engine_from_env(settings.state_url()))
+    app = FastAPI(
+        title="Broadsheet admin",
+        version="1",
+        description="Report toggles, recipients, test sends, discovery and run history.",
+        # Served by our own route, behind the key; no docs pages (they load from a CDN).
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.admin = api.AdminContext(
+        settings=settings,
+        store=Store(engine),
+        auth=auth,
+        source=source,
+        launcher=launcher or SubprocessLauncher(settings, engine),
+    )
+    app.include_router(api.public)
+    app.include_router(api.router)
+    app.include_router(page.router)
+    app.mount("/static", StaticFiles(directory=page.STATIC), name="static")
+    # One handler for everything; Starlette dispatches by class, and answers Exception
+    # (the unexpected) in its outermost middleware, so each family is named.
+    for family in (HTTPException, RequestValidationError, BroadsheetError, Exception):
+        app.add_exception_handler(family, handle_error)
+    return app
+
+
+def status_of(err: Exception) -> tuple[int, str, list[dict[str, Any]], dict[str, str]]:
+    """Status, message, itemised errors and headers for any exception."""
+    if isinstance(err, HTTPException):
+        return err.status_code, str(err.detail), [], dict(err.headers or {})
+    if isinstance(err, RequestValidationError):
+        items = [
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body") or None,
+                "value": _short(e.get("input")),
+                "reason": str(e.get("msg")),
+            }
+            for e in err.errors()
+        ]
+        first = items[0] if items else {"field": None, "reason": "invalid request"}
+        where = f"{first['field']}: " if first["field"] else ""
+        return 422, f"{where}{first['reason']}", items, {}
+    if isinstance(err, AddressError):
+        items = [
+            {"field": p["field"], "value": p["address"], "reason": p["reason"]}
+            for p in err.problems
+        ]
+        return 422, str(err), items, {}
+    if isinstance(err, UnknownNameError):
+        return 404, str(err), [], {}
+    if isinstance(err, (InputError, SnapshotError)):
+        return 422, str(err), [], {}
+    if isinstance(err, SourceError):
+        return 502, str(err), [], {}
+    if isinstance(err, (ConfigError, BroadsheetError)):
+        return 500, str(err), [], {}
+    return 500, "internal error; the admin's log has the details", [], {}
+
+
+def _short(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    text = str(value)
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+def wants_json(request: Request) -> bool:
+    """JSON for the API and for clients that do not ask for HTML; a page otherwise."""
+    path = request.url.path
+    if path.startswith("/api/") or path == "/openapi.json":
+        return True
+    return "text/html" not in request.headers.get("accept", "")
+
+
+async def handle_error(request: Request, err: Exception) -> Response:
+    """The one exception handler: JSON for the API, a page for the browser."""
+    status, message, items, headers = status_of(err)
+    if status >= 500:
+        log.error("%s %s: %s", request.method, request.url.path, message, exc_info=err)
+    if wants_json(request):
+        body = {"status": status, "message": message, "errors": items}
+        return JSONResponse(body, status_code=status, headers=headers or None)
+    response = page.error_page(status, message, items)
+    response.headers.update(headers)
+    return response
+
+
+def serve(
+    settings: Any,
+    admin_key: str | None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    source: str = "demo",
+) -> None:
+    """Run the admin with uvicorn until interrupted.
+
+    Raises:
+        ConfigError: no admin key (before anything listens).
+    """
+    import uvicorn
+
+    app = create_app(settings, admin_key, source=source)
+    log.info("admin on http://%s:%d/ (source %s)", host, port, source)
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)

@@ -1,0 +1,197 @@
+"""Run history from ``outputs/<report>/<as_of>/run.json``, and the read-only outputs route.
+
+The runner's ``run.json`` files are the history: nothing is copied into the database, so
+the history can never disagree with the outputs. Parsed files are cached by modification
+time, since a retailer run's summary is large and the page asks often.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+log = logging.getLogger(__name__)
+
+OUTPUTS_ROUTE = "/outputs"
+# The files a target directory may hold, in the order the page lists them.
+TARGET_FILES = (
+    "report.html",
+    "email.html",
+    "report.docx",
+    "notebook.ipynb",
+    "figures.json",
+    "email.txt",
+)
+# What the outputs route serves: report files, messages, logs. Never the state database,
+# locks or snapshot tables (Salesforce data, not outputs for a reader).
+SERVED_SUFFIXES = frozenset({".html", ".json", ".ipynb", ".docx", ".eml", ".txt", ".png", ".log"})
+MEDIA_TYPES = {".eml": "message/rfc822", ".ipynb": "application/json", ".log": "text/plain"}
+
+_cache: dict[Path, tuple[int, dict[str, Any]]] = {}
+_cache_lock = threading.Lock()
+
+
+def read_run(path: Path) -> dict[str, Any] | None:
+    """A parsed ``run.json`` (cached by mtime), or None if unreadable."""
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    with _cache_lock:
+        hit = _cache.get(path)
+    if hit and hit[0] == stamp:
+        return hit[1]
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        log.warning("skipping unreadable %s: %s", path, err)
+        return None
+    if not isinstance(data, dict):
+        return None
+    with _cache_lock:
+        _cache[path] = (stamp, data)
+    return data
+
+
+def run_files(outputs: Path, report: str | None = None) -> list[Path]:
+    """Every ``run.json`` under ``outputs`` (of one report if given)."""
+    pattern = f"{glob_escape(report)}/*/run.json" if report else "*/*/run.json"
+    return sorted(outputs.glob(pattern))
+
+
+def glob_escape(text: str) -> str:
+    """``text`` matched literally by ``Path.glob``."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def output_link(outputs: Path, path: Path) -> str | None:
+    """The URL of a file under ``outputs``, or None when it is not there."""
+    try:
+        rel = path.resolve().relative_to(outputs.resolve())
+    except ValueError:
+        return None
+    return f"{OUTPUTS_ROUTE}/{quote(rel.as_posix())}"
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _target(outputs: Path, run_dir: Path, t: dict[str, Any]) -> dict[str, Any]:
+    error = t.get("error") or {}
+    target_dir = run_dir / str(t.get("id", ""))
+    links = {}
+    if t.get("id") and target_dir.parent == run_dir:
+        for name in TARGET_FILES:
+            if (target_dir / name).is_file():
+                links[name] = output_link(outputs, target_dir / name)
+    kept = error.get("notebook")
+    if kept and (link := output_link(outputs, Path(kept))):
+        links["failed notebook"] = link
+    message = error.get("message") or (
+        f"{error.get('ename')}: {error.get('evalue')}" if error else None
+    )
+    cell = error.get("cell")
+    return {
+        "id": str(t.get("id")),
+        "name": _str(t.get("name")),
+        "status": str(t.get("status", "unknown")),
+        "duration": t.get("duration") if isinstance(t.get("duration"), (int, float)) else None,
+        "cell": cell if isinstance(cell, int) else None,
+        "error": _str(message),
+        "links": {k: v for k, v in links.items() if v},
+    }
+
+
+def _rows(items: Any) -> list[dict[str, str | None]]:
+    return [{str(k): _str(v) for k, v in d.items()} for d in items or [] if isinstance(d, dict)]
+
+
+def summarise(
+    outputs: Path, path: Path, data: dict[str, Any], *, detail: bool = False
+) -> dict[str, Any]:
+    """One run for the API: counts, failures with their cell and error, links."""
+    run_dir = path.parent
+    targets = [t for t in data.get("targets") or [] if isinstance(t, dict)]
+    shown = [_target(outputs, run_dir, t) for t in targets if detail or t.get("status") != "ok"]
+    deliveries = _rows(data.get("deliveries"))
+    exit_status = data.get("exit_status")
+    exit_status = exit_status if isinstance(exit_status, int) else 1
+    failed = [t for t in shown if t["status"] != "ok"]
+    out = {
+        "report": str(data.get("report") or run_dir.parent.name),
+        "as_of": str(data.get("as_of") or run_dir.name),
+        "started_at": _str(data.get("started_at")),
+        "duration": data.get("duration")
+        if isinstance(data.get("duration"), (int, float))
+        else None,
+        "source": _str(data.get("source")),
+        "status": "ok" if exit_status == 0 else "failed",
+        "exit_status": exit_status,
+        "test_to": _str((data.get("spec") or {}).get("test_to")),
+        "targets": len(targets),
+        "ok": sum(1 for t in targets if t.get("status") == "ok"),
+        "failed": sum(1 for t in targets if t.get("status") != "ok"),
+        "delivered": sum(1 for d in deliveries if d.get("status") == "sent"),
+        "delivery_failures": sum(1 for d in deliveries if d.get("status") == "failed"),
+        "failures": failed,
+        "link": output_link(outputs, path),
+    }
+    if detail:
+        out |= {
+            "all_targets": shown,
+            "deliveries": deliveries,
+            "skipped_recipients": _rows(data.get("skipped_recipients")),
+        }
+    return out
+
+
+def runs(outputs: Path, *, report: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """The most recent runs first (by start time), at most ``limit``."""
+    found = []
+    for path in run_files(outputs, report):
+        data = read_run(path)
+        if data is not None:
+            found.append((str(data.get("started_at") or ""), path, data))
+    found.sort(key=lambda item: item[0], reverse=True)
+    return [summarise(outputs, path, data) for _, path, data in found[:limit]]
+
+
+def run_detail(outputs: Path, report: str, as_of: str) -> dict[str, Any] | None:
+    """One run with every target and delivery, or None."""
+    path = resolve_output(outputs, f"{report}/{as_of}/run.json")
+    data = read_run(path) if path else None
+    return summarise(outputs, path, data, detail=True) if path and data is not None else None
+
+
+def last_runs(outputs: Path) -> dict[str, dict[str, Any]]:
+    """The latest run of each report, by start time."""
+    latest: dict[str, dict[str, Any]] = {}
+    for run in runs(outputs, limit=10_000):
+        latest.setdefault(run["report"], run)
+    return latest
+
+
+def resolve_output(outputs: Path, rel: str) -> Path | None:
+    """The file ``rel`` names under ``outputs``, or None if it may not be served.
+
+    Refused: anything that resolves outside ``outputs`` (``..``, absolute paths, symlinks
+    pointing out), hidden names, and every file type but report outputs and logs.
+    """
+    if not rel or "\x00" in rel or "\\" in rel:
+        return None
+    root = outputs.resolve()
+    try:
+        candidate = (root / rel).resolve()
+        parts = candidate.relative_to(root).parts
+    except (ValueError, OSError, RuntimeError):
+        return None
+    if not parts or any(p.startswith(".") for p in parts):
+        return None
+    if candidate.suffix.lower() not in SERVED_SUFFIXES or not candidate.is_file():
+        return None
+    return candidate

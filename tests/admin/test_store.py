@@ -1,0 +1,103 @@
+"""What the runner reads from the admin (``runner_view``), and the migration that made it."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import inspect, select, text
+
+from admin.state import Delivery, engine_from_env, upgrade
+from admin.store import AddressError, RunnerView, Store, clean_addresses, runner_view
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    return Store(upgrade(engine_from_env(f"sqlite:///{tmp_path / 'state.db'}")))
+
+
+def test_a_fresh_database_blocks_nothing(store):
+    view = runner_view(store.engine)
+    assert view == RunnerView()
+    assert view.disabled_reports == frozenset() and view.blocked_retailers == frozenset()
+    assert view.opted_out == frozenset() and dict(view.extras) == {}
+    assert dict(view.lists) == {"board": (), "smt": (), "admin": ()}
+    # A retailer the admin has never seen is enabled: the demo and a fresh install just work.
+    assert "0018d00003ZotNEWAAB" not in view.blocked_retailers
+    assert view.report_enabled("retailer_weekly")
+
+
+def test_the_view_reflects_every_decision(store):
+    store.set_toggle("bdm_portfolio", False)
+    store.set_toggle("smt_dashboard", True)
+    store.set_list("smt", ["smt@example.com"])
+    store.update_retailer("R1", enablement="pending")
+    store.update_retailer("R2", enablement="disabled", extras=["a@example.com", "b@example.com"])
+    store.update_retailer("R3", enablement="enabled", opted_out=True)
+    store.update_retailer("R4", extras=["c@example.com"])  # no decision on enablement: enabled
+    view = runner_view(store.engine)
+    assert view.disabled_reports == {"bdm_portfolio"}
+    assert not view.report_enabled("bdm_portfolio") and view.report_enabled("smt_dashboard")
+    assert view.blocked_retailers == {"R1", "R2"}
+    assert view.opted_out == {"R3"}
+    assert dict(view.extras) == {"R2": ("a@example.com", "b@example.com"), "R4": ("c@example.com",)}
+    assert view.lists["smt"] == ("smt@example.com",) and view.lists["board"] == ()
+    with pytest.raises(TypeError):
+        view.extras["R9"] = ("x@example.com",)  # read-only: a run cannot change the admin's state
+
+
+def test_lists_replace_the_declared_addresses_only_when_set(store):
+    declared = ("board@example.com",)
+    view = runner_view(store.engine)
+    assert view.list_for("board_pack", declared) == declared
+    assert view.admins(["ops@example.com"]) == ("ops@example.com",)
+    store.set_list("board", ["chair@example.com"])
+    store.set_list("admin", ["oncall@example.com"])
+    view = runner_view(store.engine)
+    assert view.list_for("board_pack", declared) == ("chair@example.com",)
+    assert view.list_for("smt_dashboard", ("smt@example.com",)) == ("smt@example.com",)
+    assert view.list_for("retailer_weekly", ()) == ()
+    assert view.admins(["ops@example.com"]) == ("oncall@example.com",)
+
+
+def test_addresses_are_normalised_deduplicated_and_bad_ones_named():
+    assert clean_addresses([" A@Example.COM ", "a@example.com", "b@example.com"]) == [
+        "A@example.com",
+        "b@example.com",
+    ]
+    with pytest.raises(AddressError) as caught:
+        clean_addresses(["ok@example.com", "no at sign", "two@@example.com"])
+    assert [p["address"] for p in caught.value.problems] == ["no at sign", "two@@example.com"]
+    assert str(caught.value).startswith("'no at sign' is not a valid address: ")
+
+
+def test_revision_0002_adds_the_admin_tables_and_keeps_the_ledger(tmp_path):
+    engine = upgrade(engine_from_env(f"sqlite:///{tmp_path / 'state.db'}"), revision="0001")
+    now = datetime.now(UTC)
+    with engine.begin() as c:
+        c.execute(
+            Delivery.__table__.insert().values(
+                report="board_pack",
+                as_of=date(2026, 10, 31),
+                target="all",
+                recipient="b@example.com",
+                transport="outbox",
+                status="sent",
+                updated_at=now,
+            )
+        )
+    assert "admin_retailers" not in inspect(engine).get_table_names()
+    upgrade(engine)
+    tables = set(inspect(engine).get_table_names())
+    assert {
+        "admin_report_toggles",
+        "admin_lists",
+        "admin_retailers",
+        "admin_discoveries",
+        "admin_test_sends",
+        "deliveries",
+    } <= tables
+    with engine.connect() as c:
+        assert c.execute(text("select version_num from alembic_version")).scalar() == "0002"
+        assert c.execute(select(Delivery.recipient)).scalars().all() == ["b@example.com"]
+    assert runner_view(engine) == RunnerView()
