@@ -36,7 +36,7 @@ from admin.schemas import (
     TestSendOut,
     ToggleIn,
 )
-from admin.store import LIST_NAMES, REPORT_LISTS, Store, clean_addresses, row_dict
+from admin.store import LIST_NAMES, Store, clean_addresses, row_dict
 from lib import periods
 
 ListName = Literal["board", "smt", "admin"]
@@ -185,9 +185,14 @@ def _list_out(ctx: AdminContext, name: str, addresses: list[str]) -> dict[str, A
     if name == "admin":
         fallback = list(ctx.settings.admin_emails)
     else:
-        report = next((r for r, n in REPORT_LISTS.items() if n == name), None)
+        # The declarations say which admin list they follow (recipients.list).
         registry = _registry(ctx)
-        fallback = list(registry.get(report).recipients.addresses) if report in registry else []
+        fallback = [
+            address
+            for report in registry
+            if registry.get(report).recipients.list == name
+            for address in registry.get(report).recipients.addresses
+        ]
     return {"name": name, "addresses": addresses, "fallback": fallback}
 
 

@@ -38,7 +38,6 @@ BLOCKING = ("pending", "disabled")
 # Which admin list replaces which declaration's addresses (policy "list"). The admin list
 # replaces settings.admin_emails for failure alerts. A `recipients.list` field in the
 # declarations would make this table unnecessary; until then it is the one place to edit.
-REPORT_LISTS: Mapping[str, str] = MappingProxyType({"board_pack": "board", "smt_dashboard": "smt"})
 
 
 def utcnow() -> datetime:
@@ -296,12 +295,6 @@ class RunnerView:
     def report_enabled(self, report: str) -> bool:
         """Whether the admin leaves ``report`` on."""
         return report not in self.disabled_reports
-
-    def list_for(self, report: str, declared: Sequence[str]) -> tuple[str, ...]:
-        """The addresses of a ``list`` report: the admin's list if set, else ``declared``."""
-        name = REPORT_LISTS.get(report)
-        chosen = self.lists.get(name, ()) if name else ()
-        return tuple(chosen) or tuple(declared)
 
     def admins(self, configured: Sequence[str]) -> tuple[str, ...]:
         """Who gets failure alerts: the admin list if set, else ``configured``."""

@@ -46,17 +46,15 @@ def test_the_view_reflects_every_decision(store):
         view.extras["R9"] = ("x@example.com",)  # read-only: a run cannot change the admin's state
 
 
-def test_lists_replace_the_declared_addresses_only_when_set(store):
-    declared = ("board@example.com",)
+def test_lists_are_empty_until_set(store):
+    # Which declaration follows which list, and the fallback to the declared addresses, is
+    # the runner's (tests/runner/test_recipients_policy.py).
     view = runner_view(store.engine)
-    assert view.list_for("board_pack", declared) == declared
-    assert view.admins(["ops@example.com"]) == ("ops@example.com",)
+    assert view.lists["board"] == () and view.admins(["ops@example.com"]) == ("ops@example.com",)
     store.set_list("board", ["chair@example.com"])
     store.set_list("admin", ["oncall@example.com"])
     view = runner_view(store.engine)
-    assert view.list_for("board_pack", declared) == ("chair@example.com",)
-    assert view.list_for("smt_dashboard", ("smt@example.com",)) == ("smt@example.com",)
-    assert view.list_for("retailer_weekly", ()) == ()
+    assert view.lists["board"] == ("chair@example.com",) and view.lists["smt"] == ()
     assert view.admins(["ops@example.com"]) == ("oncall@example.com",)
 
 
