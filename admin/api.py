@@ -9,11 +9,11 @@ them into responses.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import Path as PathParam
 
 from admin import history, retailers, testsend
 from admin.auth import COOKIE, Auth, Principal, api_key_header
@@ -369,9 +369,15 @@ def list_runs(
 @router.get(
     "/runs/{report}/{as_of}", response_model=RunDetailOut, tags=["runs"], responses=_errors(404)
 )
-def get_run(report: str, as_of: date, _: Admin, ctx: Ctx) -> dict[str, Any]:
-    """One run: every target with its status, failing cell, error and output links."""
-    found = history.run_detail(ctx.outputs, report, as_of.isoformat())
+def get_run(
+    report: str,
+    as_of: Annotated[str, PathParam(pattern=r"^\d{4}-\d{2}-\d{2}(-test)?$")],
+    _: Admin,
+    ctx: Ctx,
+) -> dict[str, Any]:
+    """One run (``<as_of>``, or ``<as_of>-test`` for a test send): every target with its
+    status, failing cell, error and output links."""
+    found = history.run_detail(ctx.outputs, report, as_of)
     if found is None:
         raise HTTPException(404, f"no run of {report!r} for {as_of}")
     return found

@@ -124,7 +124,8 @@ def summarise(
     failed = [t for t in shown if t["status"] != "ok"]
     out = {
         "report": str(data.get("report") or run_dir.parent.name),
-        "as_of": str(data.get("as_of") or run_dir.name),
+        # The run's folder: <as_of>, or <as_of>-test for a test send kept beside the real run.
+        "as_of": run_dir.name,
         "started_at": _str(data.get("started_at")),
         "duration": data.get("duration")
         if isinstance(data.get("duration"), (int, float))
