@@ -143,7 +143,8 @@ def run_target(job: TargetJob, output_formats: Registry | None = None) -> Target
                 "cell": err.cell,
                 "ename": err.ename,
                 "evalue": err.evalue,
-                "message": err.message,
+                # Without the "target …, cell …" prefix: the record names both already.
+                "message": f"{err.ename}: {err.evalue}" if err.ename else err.message,
                 "notebook": err.notebook,
             },
             timings=timings,
