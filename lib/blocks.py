@@ -185,7 +185,9 @@ def kpi_bar(
         current = _value(figures_metrics, metric_id, window)
         prev_window = compare or prev_key(window)
         previous = None if window == "as_at" else _value(figures_metrics, metric_id, prev_window)
-        light = fmt.traffic_light(current, previous, m.unit, limits, higher_is_better=m.higher_is_better)
+        light = fmt.traffic_light(
+            current, previous, m.unit, limits, higher_is_better=m.higher_is_better
+        )
         as_at = window == "as_at"
         cards.append(
             _Card(
@@ -224,8 +226,13 @@ def period_table(
         row = [Cell(m.label)]
         for w in windows:
             pw = (compare or {}).get(w, prev_key(w))
-            cur, prev = _value(figures_metrics, metric_id, w), _value(figures_metrics, metric_id, pw)
-            light = fmt.traffic_light(cur, prev, m.unit, limits, higher_is_better=m.higher_is_better)
+            cur, prev = (
+                _value(figures_metrics, metric_id, w),
+                _value(figures_metrics, metric_id, pw),
+            )
+            light = fmt.traffic_light(
+                cur, prev, m.unit, limits, higher_is_better=m.higher_is_better
+            )
             row += [
                 Cell(fmt.value(cur, m.unit), _sortable(cur)),
                 Cell(fmt.value(prev, m.unit), _sortable(prev)),
@@ -239,7 +246,10 @@ def period_table(
         title,
         ["Metric", *[h for w in email_windows for h in (window_label(w), "Change")]],
         [
-            [row[0], *[c for i, _ in enumerate(email_windows) for c in (row[1 + 3 * i], row[3 + 3 * i])]]
+            [
+                row[0],
+                *[c for i, _ in enumerate(email_windows) for c in (row[1 + 3 * i], row[3 + 3 * i])],
+            ]
             for row in rows
         ],
     )
@@ -302,7 +312,7 @@ def pipeline_view(
     show_retailer: Mapping[str, str] | None = None,
     email_rows: int = 10,
 ) -> Block:
-    """"Approved but not signed" and "Signed but not paid", with a stage filter.
+    """ "Approved but not signed" and "Signed but not paid", with a stage filter.
 
     Args:
         items: ``figures["pipeline"]``: ``{"ans": [...], "snp": [...]}`` of
@@ -314,7 +324,9 @@ def pipeline_view(
     panels = []
     email_parts = []
     for stage, stage_title in STAGES.items():
-        rows_data = sorted(items.get(stage, []), key=lambda r: (-(r.get("days") or 0), r.get("ref", "")))
+        rows_data = sorted(
+            items.get(stage, []), key=lambda r: (-(r.get("days") or 0), r.get("ref", ""))
+        )
         table = _pipeline_table(stage_title, rows_data, show_retailer)
         total = sum(r.get("amount") or 0 for r in rows_data)
         caption = f"{fmt.count(len(rows_data))} applications, {fmt.money(total)}"
@@ -333,8 +345,17 @@ def _with_caption(table: Table, caption: str) -> Table:
     return Table(table.title, table.columns, table.rows, caption=caption, empty=table.empty)
 
 
-def _pipeline_table(title: str, rows: Sequence[Mapping[str, Any]], retailers: Mapping[str, str] | None) -> Table:
-    columns = ["Reference", *(["Retailer"] if retailers else []), "Lender", "Amount", "Days waiting", "Age"]
+def _pipeline_table(
+    title: str, rows: Sequence[Mapping[str, Any]], retailers: Mapping[str, str] | None
+) -> Table:
+    columns = [
+        "Reference",
+        *(["Retailer"] if retailers else []),
+        "Lender",
+        "Amount",
+        "Days waiting",
+        "Age",
+    ]
     body = [
         [
             Cell(str(r.get("ref", ""))),
@@ -390,41 +411,64 @@ def league_table(
             rows.append(cells)
         tables[w] = Table(f"{title} · {window_label(w)}", columns, rows)
         panels.append((w, _macro("table", tables[w], sortable=True)))
-    controls = _macro("switch", group, "Period", [(w, window_label(w)) for w in windows], selected=windows[0])
+    controls = _macro(
+        "switch", group, "Period", [(w, window_label(w)) for w in windows], selected=windows[0]
+    )
     html = controls + _macro("panels", group, panels, windows[0])
     first = tables[windows[0]]
     lead = len(extra_columns) + 1  # the first metric's column
-    top = sorted(first.rows, key=lambda r: -(r[lead].sort if isinstance(r[lead].sort, float) else -1))
-    email = Table(f"Top {email_top} retailers · {window_label(windows[0])}", first.columns, top[:email_top])
+    top = sorted(
+        first.rows, key=lambda r: -(r[lead].sort if isinstance(r[lead].sort, float) else -1)
+    )
+    email = Table(
+        f"Top {email_top} retailers · {window_label(windows[0])}", first.columns, top[:email_top]
+    )
     return Block(html, _macro("table", email), first, text=title)
 
 
 # --- Commentary, switchers, tabs ---------------------------------------------------
 
 
-def commentary(figures_commentary: Mapping[str, Any], section: str, *, title: str | None = None) -> Block:
+def commentary(
+    figures_commentary: Mapping[str, Any], section: str, *, title: str | None = None
+) -> Block:
     """A section's commentary, labelled with where it came from."""
     text = (figures_commentary.get("sections") or {}).get(section, "")
-    source = (figures_commentary.get("sources") or {}).get(section, figures_commentary.get("source"))
+    source = (figures_commentary.get("sources") or {}).get(
+        section, figures_commentary.get("source")
+    )
     html = _macro("commentary", title, text, source)
-    word = {"kind": "commentary", "section": section, "title": title, "text": text, "source": source}
+    word = {
+        "kind": "commentary",
+        "section": section,
+        "title": title,
+        "text": text,
+        "source": source,
+    }
     return Block(html, html, text=text, extra={TEXT_MIME: word})
 
 
-def switch(group: str, label: str, options: Iterable[tuple[str, str]], *, selected: str | None = None) -> Block:
+def switch(
+    group: str, label: str, options: Iterable[tuple[str, str]], *, selected: str | None = None
+) -> Block:
     """A dropdown showing one of the panels of ``group`` (report only)."""
     return Block(_macro("switch", group, label, list(options), selected), text=label)
 
 
 def panels(group: str, items: Mapping[str, Sequence[Any]], *, selected: str) -> Block:
     """Panels of blocks and charts, one per value of a :func:`switch` (report only)."""
-    rendered = [(value, Markup("\n").join(_html_of(b) for b in blocks)) for value, blocks in items.items()]
+    rendered = [
+        (value, Markup("\n").join(_html_of(b) for b in blocks)) for value, blocks in items.items()
+    ]
     return Block(_macro("panels", group, rendered, selected), text=f"{len(rendered)} panels")
 
 
 def tabs(group: str, items: Sequence[tuple[str, str, Sequence[Any]]]) -> Block:
     """Tabs of blocks and charts (report only)."""
-    rendered = [(name, title, Markup("\n").join(_html_of(b) for b in blocks)) for name, title, blocks in items]
+    rendered = [
+        (name, title, Markup("\n").join(_html_of(b) for b in blocks))
+        for name, title, blocks in items
+    ]
     return Block(_macro("tabs", group, rendered), text="tabs")
 
 

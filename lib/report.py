@@ -39,7 +39,9 @@ class Target:
         return {"kind": self.kind, "id": self.id, "name": self.name}
 
 
-def open_snapshot(path: str, as_of: str, *, monthly: bool = False) -> tuple[snapshot_mod.Snapshot, date]:
+def open_snapshot(
+    path: str, as_of: str, *, monthly: bool = False
+) -> tuple[snapshot_mod.Snapshot, date]:
     """The snapshot and ``as_of`` of a run; in JupyterLab, empty values mean the demo.
 
     Args:
@@ -93,7 +95,9 @@ def bdm_target(snap: snapshot_mod.Snapshot, target: str) -> Target:
     users = snap.users
     if not target:
         owners = set(snap.accounts.loc[snap.accounts["Retailer_Status__c"] == "Live", "OwnerId"])
-        active = users[users["IsActive"].astype(bool) & users["Id"].isin(owners)].sort_values(["Name", "Id"])
+        active = users[users["IsActive"].astype(bool) & users["Id"].isin(owners)].sort_values(
+            ["Name", "Id"]
+        )
         if active.empty:
             raise InputError("the snapshot has no active BDM with a Live retailer")
         target = str(active["Id"].iloc[0])
@@ -113,20 +117,29 @@ def scope(snap: snapshot_mod.Snapshot, target: Target) -> snapshot_mod.Snapshot:
     return snap
 
 
-def windows(as_of: date, keys: Sequence[str], fiscal_year_start_month: int = 1) -> dict[str, periods.Window]:
+def windows(
+    as_of: date, keys: Sequence[str], fiscal_year_start_month: int = 1
+) -> dict[str, periods.Window]:
     """The report's windows with their previous windows."""
     return periods.windows(as_of, tuple(keys), fiscal_year_start_month=fiscal_year_start_month)
 
 
-def pipeline(snap: snapshot_mod.Snapshot, as_of: date, *, with_retailer: bool = False) -> dict[str, list[dict]]:
+def pipeline(
+    snap: snapshot_mod.Snapshot, as_of: date, *, with_retailer: bool = False
+) -> dict[str, list[dict]]:
     """``figures["pipeline"]``: the applications behind the pipeline view, by stage."""
     items = metrics.pipeline_items(snap, as_of)
-    columns = ["ref", "lender", "amount", "days", "bucket"] + (["retailer"] if with_retailer else [])
+    columns = ["ref", "lender", "amount", "days", "bucket"] + (
+        ["retailer"] if with_retailer else []
+    )
     out: dict[str, list[dict]] = {"ans": [], "snp": []}
     for stage in out:
         rows = items.loc[items["stage"] == stage, columns]
         out[stage] = [
-            {k: (float(v) if k == "amount" else int(v) if k == "days" else str(v)) for k, v in r.items()}
+            {
+                k: (float(v) if k == "amount" else int(v) if k == "days" else str(v))
+                for k, v in r.items()
+            }
             for r in rows.to_dict("records")
         ]
     return out
@@ -170,12 +183,19 @@ def figures(
         "pipeline": pipeline(snap, as_of, with_retailer=per_retailer),
     }
     if per_retailer:
-        by_retailer = metrics.compute(snap, wins, as_of, by="retailer", commission_rates=commission_rates)
+        by_retailer = metrics.compute(
+            snap, wins, as_of, by="retailer", commission_rates=commission_rates
+        )
         names = dict(zip(snap.accounts["Id"], snap.accounts["Name"], strict=True))
         status = dict(zip(snap.accounts["Id"], snap.accounts["Retailer_Status__c"], strict=True))
         owner = dict(zip(snap.accounts["Id"], snap.accounts["OwnerId"], strict=True))
         fig["retailers"] = {
-            rid: {"name": str(names[rid]), "status": str(status[rid]), "bdm": _str(owner.get(rid)), "metrics": m}
+            rid: {
+                "name": str(names[rid]),
+                "status": str(status[rid]),
+                "bdm": _str(owner.get(rid)),
+                "metrics": m,
+            }
             for rid, m in by_retailer.items()
             if rid in names
         }
@@ -183,7 +203,9 @@ def figures(
         by_bdm = metrics.compute(snap, wins, as_of, by="bdm", commission_rates=commission_rates)
         names = dict(zip(snap.users["Id"], snap.users["Name"], strict=True))
         fig["bdms"] = {
-            uid: {"name": str(names[uid]), "metrics": m} for uid, m in by_bdm.items() if uid in names
+            uid: {"name": str(names[uid]), "metrics": m}
+            for uid, m in by_bdm.items()
+            if uid in names
         }
     return fig
 
@@ -193,7 +215,9 @@ def inactive_retailers(snap: snapshot_mod.Snapshot, as_of: date) -> list[str]:
     since = pd.Timestamp(metrics.inactive_since(as_of))
     until = pd.Timestamp(as_of)
     apps = snap.applications
-    recent = apps.loc[(apps["submitted_day"] >= since) & (apps["submitted_day"] <= until), "Retailer__c"]
+    recent = apps.loc[
+        (apps["submitted_day"] >= since) & (apps["submitted_day"] <= until), "Retailer__c"
+    ]
     live = snap.accounts[snap.accounts["Retailer_Status__c"] == "Live"]
     quiet = live[~live["Id"].isin(set(recent))]
     return sorted(str(n) for n in quiet["Name"])
@@ -234,7 +258,9 @@ def period_series(
     }
 
 
-def portfolio_retailers(retailers: Mapping[str, Mapping[str, Any]], window: str = "YTD") -> list[str]:
+def portfolio_retailers(
+    retailers: Mapping[str, Mapping[str, Any]], window: str = "YTD"
+) -> list[str]:
     """Retailers worth a drill-down: Live or Suspended, or with submissions in ``window``.
 
     Closed and onboarding retailers with no activity would only lengthen the dropdown.

@@ -56,7 +56,16 @@ def main(verbose: int) -> None:
     """Broadsheet: scheduled business reports as parameterised notebooks."""
     level = logging.WARNING - 10 * verbose if verbose else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("traitlets", "papermill", "distributed", "asyncio", "httpx", "urllib3", "msal", "alembic"):
+    for noisy in (
+        "traitlets",
+        "papermill",
+        "distributed",
+        "asyncio",
+        "httpx",
+        "urllib3",
+        "msal",
+        "alembic",
+    ):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
@@ -71,7 +80,9 @@ def list_reports() -> None:
     rows = [("REPORT", "SCHEDULE", "FAN-OUT", "OUTPUTS", "ENABLED")]
     for name in registry:
         d = registry.get(name)
-        rows.append((name, d.schedule, d.fan_out, ",".join(d.outputs), "yes" if d.enabled else "no"))
+        rows.append(
+            (name, d.schedule, d.fan_out, ",".join(d.outputs), "yes" if d.enabled else "no")
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -79,15 +90,41 @@ def list_reports() -> None:
 
 def _run_options(func: F) -> F:
     options = [
-        click.option("--as-of", callback=_date, help="Last complete day of data (default: yesterday, Europe/London)."),
-        click.option("--source", default=None, help="demo, salesforce or a snapshot directory (default: demo without Salesforce credentials)."),
-        click.option("--target", "targets", multiple=True, help="Only this retailer/BDM id (repeatable)."),
-        click.option("--deliver", type=click.Choice(["none", "outbox", "smtp", "graph"]), default="outbox", show_default=True),
-        click.option("--test-to", default=None, help="Send every output to this address only, marked [TEST]."),
+        click.option(
+            "--as-of",
+            callback=_date,
+            help="Last complete day of data (default: yesterday, Europe/London).",
+        ),
+        click.option(
+            "--source",
+            default=None,
+            help="demo, salesforce or a snapshot directory (default: demo without Salesforce credentials).",
+        ),
+        click.option(
+            "--target", "targets", multiple=True, help="Only this retailer/BDM id (repeatable)."
+        ),
+        click.option(
+            "--deliver",
+            type=click.Choice(["none", "outbox", "smtp", "graph"]),
+            default="outbox",
+            show_default=True,
+        ),
+        click.option(
+            "--test-to", default=None, help="Send every output to this address only, marked [TEST]."
+        ),
         click.option("--resend", is_flag=True, help="Deliver even if the ledger says it was sent."),
-        click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: one per core)."),
-        click.option("--scheduler", default=None, help="A Dask scheduler address (default: a local cluster)."),
-        click.option("--isolated", is_flag=True, help="A fresh kernel per target instead of a warm one."),
+        click.option(
+            "--workers",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Worker processes (default: one per core).",
+        ),
+        click.option(
+            "--scheduler", default=None, help="A Dask scheduler address (default: a local cluster)."
+        ),
+        click.option(
+            "--isolated", is_flag=True, help="A fresh kernel per target instead of a warm one."
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -139,16 +176,17 @@ def run(report: str, scheduled: str | None, **options: Any) -> None:
 def sync_cron(write: bool) -> None:
     """Print (or install) the crontab block generated from the declared schedules."""
     from runner import declarations, schedule
-    from runner.settings import ROOT
-
     from runner.run import admin_view
+    from runner.settings import ROOT
 
     settings = _settings()
     registry = declarations.discover(settings.parameters_dir)
     view = admin_view(settings)
     # A report switched off in admin leaves the crontab at the next sync.
     decls = [
-        registry.get(name).model_copy(update={"enabled": registry.get(name).enabled and view.report_enabled(name)})
+        registry.get(name).model_copy(
+            update={"enabled": registry.get(name).enabled and view.report_enabled(name)}
+        )
         for name in registry
     ]
     block = schedule.crontab_block(decls, root=ROOT, outputs=settings.outputs.resolve())
@@ -179,19 +217,27 @@ def _counting(reporter):
 
 def _summarise(result) -> None:
     ok = len(result.targets) - len(result.failed)
-    click.echo(f"{result.report} {result.as_of}: {ok}/{len(result.targets)} targets ok → {result.path}")
+    click.echo(
+        f"{result.report} {result.as_of}: {ok}/{len(result.targets)} targets ok → {result.path}"
+    )
     for t in result.failed:
         err = t.error or {}
         cell = f"cell {err.get('cell')}" if err.get("cell") is not None else "no cell"
-        click.echo(f"  FAILED {t.id} ({t.name}): {cell}: {err.get('message')}  [{err.get('notebook')}]")
+        click.echo(
+            f"  FAILED {t.id} ({t.name}): {cell}: {err.get('message')}  [{err.get('notebook')}]"
+        )
     sent = [d for d in result.deliveries if d.get("status") == "sent"]
     if result.deliveries:
         click.echo(f"  delivered {len(sent)} message(s)")
     for d in result.deliveries:
         if d.get("status") == "failed":
-            click.echo(f"  DELIVERY FAILED {d.get('target')} → {d.get('recipient')}: {d.get('error')}")
+            click.echo(
+                f"  DELIVERY FAILED {d.get('target')} → {d.get('recipient')}: {d.get('error')}"
+            )
     for s in result.skipped_recipients:
-        click.echo(f"  skipped recipient for {s.get('target')}: {s.get('address')!r}: {s.get('reason')}")
+        click.echo(
+            f"  skipped recipient for {s.get('target')}: {s.get('address')!r}: {s.get('reason')}"
+        )
 
 
 @main.command()
@@ -219,7 +265,9 @@ def demo(retailers: int, seed: int, as_of: date | None, workers: int | None) -> 
         # One snapshot serves every report; a monthly pack covers the last whole month.
         monthly = "M" in registry.get(name).windows
         report_as_of = periods.board_month_as_of(as_of + timedelta(days=1)) if monthly else as_of
-        spec = RunSpec(report=name, as_of=report_as_of, source=str(out), deliver="outbox", workers=workers)
+        spec = RunSpec(
+            report=name, as_of=report_as_of, source=str(out), deliver="outbox", workers=workers
+        )
         try:
             result = _run_with_progress(spec, settings)
         except NothingToDo as err:
@@ -247,13 +295,38 @@ def new(name: str, fan_out: str, force: bool) -> None:
 
 @main.command()
 @click.option("--source", required=True, help="demo or salesforce.")
-@click.option("--as-of", callback=_date, help="Last complete day of data (default: yesterday, Europe/London).")
-@click.option("--out", type=click.Path(), default=None, help="Snapshot directory (default: <outputs>/snapshots/<source>/<as_of>).")
-@click.option("--retailers", type=click.IntRange(min=1), default=150, show_default=True, help="Demo only: number of retailers.")
-@click.option("--seed", type=click.IntRange(min=0), default=7, show_default=True, help="Demo only: random seed.")
-@click.option("--full", is_flag=True, help="Salesforce only: read every application, not just those changed since the last snapshot.")
+@click.option(
+    "--as-of", callback=_date, help="Last complete day of data (default: yesterday, Europe/London)."
+)
+@click.option(
+    "--out",
+    type=click.Path(),
+    default=None,
+    help="Snapshot directory (default: <outputs>/snapshots/<source>/<as_of>).",
+)
+@click.option(
+    "--retailers",
+    type=click.IntRange(min=1),
+    default=150,
+    show_default=True,
+    help="Demo only: number of retailers.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=7,
+    show_default=True,
+    help="Demo only: random seed.",
+)
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Salesforce only: read every application, not just those changed since the last snapshot.",
+)
 @handle_errors
-def extract(source: str, as_of: date | None, out: str | None, retailers: int, seed: int, full: bool = False) -> None:
+def extract(
+    source: str, as_of: date | None, out: str | None, retailers: int, seed: int, full: bool = False
+) -> None:
     """Write a snapshot of SOURCE and print its directory."""
     from pathlib import Path
 
@@ -262,14 +335,32 @@ def extract(source: str, as_of: date | None, out: str | None, retailers: int, se
 
     as_of = as_of or periods.default_as_of()
     out_dir = Path(out) if out else None
-    path = extract_snapshot(source, as_of, out_dir, retailers=retailers, seed=seed, outputs=_settings().outputs, full=full)
+    path = extract_snapshot(
+        source,
+        as_of,
+        out_dir,
+        retailers=retailers,
+        seed=seed,
+        outputs=_settings().outputs,
+        full=full,
+    )
     click.echo(str(path))
 
 
 @main.command("admin")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True, help="Port to listen on.")
-@click.option("--source", default=None, help="Data for test sends and discovery: demo, salesforce or a snapshot directory (default: as for run).")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8765,
+    show_default=True,
+    help="Port to listen on.",
+)
+@click.option(
+    "--source",
+    default=None,
+    help="Data for test sends and discovery: demo, salesforce or a snapshot directory (default: as for run).",
+)
 @handle_errors
 def admin_command(host: str, port: int, source: str | None) -> None:
     """Serve the admin dashboard and its JSON API (needs BROADSHEET_ADMIN_KEY)."""
@@ -280,16 +371,26 @@ def admin_command(host: str, port: int, source: str | None) -> None:
 
 
 @main.command("discover")
-@click.option("--source", default=None, help="demo, salesforce or a snapshot directory (default: as for run).")
-@click.option("--as-of", callback=_date, help="Last complete day of data (default: yesterday, Europe/London).")
+@click.option(
+    "--source", default=None, help="demo, salesforce or a snapshot directory (default: as for run)."
+)
+@click.option(
+    "--as-of", callback=_date, help="Last complete day of data (default: yesterday, Europe/London)."
+)
 @handle_errors
 def discover_command(source: str | None, as_of: date | None) -> None:
     """Find retailers onboarded since the last discovery and queue them in admin as pending."""
     from admin.retailers import run_discovery
 
     discovery, new = run_discovery(_settings(), source or _default_source(), as_of)
-    kind = "baseline: every onboarded retailer seen is enabled" if discovery.baseline else f"{len(new)} pending approval"
-    click.echo(f"discovery {discovery.id} (data up to {discovery.as_of}, {discovery.snapshot}): {kind}")
+    kind = (
+        "baseline: every onboarded retailer seen is enabled"
+        if discovery.baseline
+        else f"{len(new)} pending approval"
+    )
+    click.echo(
+        f"discovery {discovery.id} (data up to {discovery.as_of}, {discovery.snapshot}): {kind}"
+    )
     for r in new:
         click.echo(f"  PENDING {r['id']} {r['name']} (onboarded {r['onboarded']})")
 

@@ -69,8 +69,7 @@ class Declaration(BaseModel):
         if len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields):
             return value
         raise ValueError(
-            "must be a 5-field cron expression (e.g. '0 7 * * 1') "
-            "or 'first-working-day HH:MM'"
+            "must be a 5-field cron expression (e.g. '0 7 * * 1') or 'first-working-day HH:MM'"
         )
 
     @field_validator("subject")
@@ -100,7 +99,9 @@ def _check_parameters(decl: Declaration, path: Path) -> None:
         for family, rate in (params.get("commission_rates") or {}).items():
             field = f"parameters.commission_rates.{family}"
             if family not in products.FAMILIES:
-                raise ConfigError(f"unknown product family; did you mean one of: {', '.join(products.FAMILIES)}")
+                raise ConfigError(
+                    f"unknown product family; did you mean one of: {', '.join(products.FAMILIES)}"
+                )
             if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
                 raise ConfigError(f"must be a fraction from 0 to 1 (0.015 is 1.5 %), got {rate!r}")
     except ConfigError as err:
@@ -120,11 +121,15 @@ def load(path: Path) -> Declaration:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else None
-        raise ConfigError(f"not valid YAML ({getattr(err, 'problem', err)})", file=path, field=where) from None
+        raise ConfigError(
+            f"not valid YAML ({getattr(err, 'problem', err)})", file=path, field=where
+        ) from None
     if not isinstance(raw, dict):
         raise ConfigError("must be a mapping of fields", file=path)
     if "name" in raw:
-        raise ConfigError("the report name is the file's stem; remove this field", file=path, field="name")
+        raise ConfigError(
+            "the report name is the file's stem; remove this field", file=path, field="name"
+        )
     try:
         decl = Declaration(name=path.stem, **raw)
     except ValidationError as err:

@@ -54,8 +54,14 @@ def recipients_for(decl: Declaration, target: Target, view: RunnerView) -> list[
 
 
 def envelope_for(
-    decl: Declaration, target: Target, result_files: Sequence[str], recipients: Sequence[str],
-    *, as_of: date, period: str, sender: str,
+    decl: Declaration,
+    target: Target,
+    result_files: Sequence[str],
+    recipients: Sequence[str],
+    *,
+    as_of: date,
+    period: str,
+    sender: str,
 ) -> Envelope:
     """The message of one target, built from the files its render wrote."""
     files = {Path(f).name: Path(f) for f in result_files}
@@ -117,7 +123,12 @@ def deliver_run(
             valid, skipped = valid_addresses([spec.test_to])
         elif decl.fan_out == "retailer" and target.id in view.opted_out:
             result.skipped_recipients.append(
-                {"target": target.id, "name": target.name, "address": None, "reason": "opted out in admin"}
+                {
+                    "target": target.id,
+                    "name": target.name,
+                    "address": None,
+                    "reason": "opted out in admin",
+                }
             )
             continue
         else:
@@ -127,7 +138,9 @@ def deliver_run(
         if not valid:
             log.warning("%s: no valid recipient for %s (%s)", decl.name, target.id, target.name)
             continue
-        env = envelope_for(decl, target, outcome.files, valid, as_of=as_of, period=period, sender=sender)
+        env = envelope_for(
+            decl, target, outcome.files, valid, as_of=as_of, period=period, sender=sender
+        )
         envelopes.append(env.for_test(spec.test_to) if spec.test_to else env)
     ledger = Ledger.from_env(settings.state_url())
     result.deliveries = deliver(envelopes, transport, ledger=ledger, resend=spec.resend)

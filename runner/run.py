@@ -150,7 +150,11 @@ def run_folder(spec: RunSpec, as_of: date) -> str:
 
 
 def prepare(
-    spec: RunSpec, settings: Settings, *, now: datetime | None = None, view: RunnerView | None = None
+    spec: RunSpec,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    view: RunnerView | None = None,
 ) -> tuple[Declaration, date, Path, Any, list[targets.Target], list[TargetJob]]:
     """Validate everything a run needs before any kernel starts.
 
@@ -162,7 +166,9 @@ def prepare(
     decl = registry.get(spec.report)
     view = view or admin_view(settings)
     if not spec.test_to and not (decl.enabled and view.report_enabled(decl.name)):
-        raise NothingToDo(f"{decl.name} is disabled ({'in admin' if decl.enabled else 'enabled: false'}); nothing to do")
+        raise NothingToDo(
+            f"{decl.name} is disabled ({'in admin' if decl.enabled else 'enabled: false'}); nothing to do"
+        )
     as_of = resolve_as_of(decl, spec.as_of)
     notebook = settings.notebooks_dir / decl.notebook
     base_parameters = {**decl.parameters, **dict.fromkeys(INJECTED, "")}
@@ -228,7 +234,9 @@ def run(
     view = admin_view(settings)
     decl, as_of, snap_dir, snap, chosen, jobs = prepare(spec, settings, view=view)
     log.info("%s %s: %d target(s) from %s", decl.name, as_of, len(jobs), snap_dir)
-    results = fanout.run_all(jobs, workers=spec.workers, scheduler=spec.scheduler, progress=progress)
+    results = fanout.run_all(
+        jobs, workers=spec.workers, scheduler=spec.scheduler, progress=progress
+    )
     result = RunResult(
         report=decl.name,
         as_of=as_of.isoformat(),
@@ -243,7 +251,9 @@ def run(
     )
     from runner import delivery
 
-    delivery.deliver_run(decl, spec, settings, chosen, result, view, period=period_label(decl, as_of))
+    delivery.deliver_run(
+        decl, spec, settings, chosen, result, view, period=period_label(decl, as_of)
+    )
     result.duration = time.perf_counter() - started
     out = run_dir(settings.outputs, decl.name, run_folder(spec, as_of)) / "run.json"
     write_json(out, result.to_json())

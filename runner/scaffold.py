@@ -46,7 +46,9 @@ def _cells(fan_out: str, name: str) -> list[nbformat.NotebookNode]:
     parameters.metadata.tags = ["parameters"]
     return [
         parameters,
-        v4.new_code_cell("from lib import blocks, charts, commentary, report\nfrom lib import figures as published"),
+        v4.new_code_cell(
+            "from lib import blocks, charts, commentary, report\nfrom lib import figures as published"
+        ),
         v4.new_code_cell(
             "snap, day = report.open_snapshot(snapshot, as_of)\n"
             f"who = {pick}\n"
@@ -57,7 +59,7 @@ def _cells(fan_out: str, name: str) -> list[nbformat.NotebookNode]:
             'm = fig["metrics"]'
         ),
         v4.new_code_cell(
-            "sections = [commentary.Section(\"summary\", \"Last week\", commentary.facts_from_figures(\n"
+            'sections = [commentary.Section("summary", "Last week", commentary.facts_from_figures(\n'
             '    m, ["submissions", "approval_rate", "paid_value"], "LW", "LW_prev", limits))]\n'
             f'fig["commentary"] = commentary.write(sections, "{audience}", subject=who.name,\n'
             "                                     settings=commentary.Settings.from_env(cache_dir or None))\n"
@@ -75,7 +77,9 @@ def _cells(fan_out: str, name: str) -> list[nbformat.NotebookNode]:
     ]
 
 
-def create(name: str, fan_out: str, settings: Settings, *, force: bool = False) -> tuple[Path, Path]:
+def create(
+    name: str, fan_out: str, settings: Settings, *, force: bool = False
+) -> tuple[Path, Path]:
     """Write ``notebooks/<name>.ipynb`` and ``parameters/<name>.yaml``.
 
     Raises:
@@ -83,7 +87,9 @@ def create(name: str, fan_out: str, settings: Settings, *, force: bool = False) 
         ConfigError: a file exists already (and ``force`` is not set).
     """
     if not _NAME.match(name):
-        raise InputError(f"report name {name!r}: use lower case letters, digits and _ (e.g. weekly_lenders)")
+        raise InputError(
+            f"report name {name!r}: use lower case letters, digits and _ (e.g. weekly_lenders)"
+        )
     if fan_out not in _TARGET:
         raise InputError(f"--fan-out {fan_out!r}: expected retailer, bdm or none")
     notebook = settings.notebooks_dir / f"{name}.ipynb"

@@ -28,7 +28,9 @@ class Settings(BaseSettings):
         ["reports-admin@larkspur-finance.example"],
         description="who is alerted when a run has failed targets (JSON list)",
     )
-    company: str = Field("Larkspur Retail Finance", description="the company named in report headers")
+    company: str = Field(
+        "Larkspur Retail Finance", description="the company named in report headers"
+    )
 
     def state_url(self) -> str:
         """The state database URL; a SQLite file under outputs/ unless configured."""

@@ -53,8 +53,12 @@ def fan_out(
         ]
     elif kind == "bdm":
         owners = set(accounts.loc[accounts["Retailer_Status__c"] == "Live", "OwnerId"])
-        bdms = users[users["IsActive"].astype(bool) & users["Id"].isin(owners)].sort_values(["Name", "Id"])
-        targets = [Target("bdm", u.Id, u.Name, _or_none(u.Email)) for u in bdms.itertuples(index=False)]
+        bdms = users[users["IsActive"].astype(bool) & users["Id"].isin(owners)].sort_values(
+            ["Name", "Id"]
+        )
+        targets = [
+            Target("bdm", u.Id, u.Name, _or_none(u.Email)) for u in bdms.itertuples(index=False)
+        ]
     else:
         raise InputError(f"unknown fan-out {kind!r}; expected none, retailer or bdm")
     if only:
@@ -70,4 +74,8 @@ def fan_out(
 
 
 def _or_none(value: object) -> str | None:
-    return None if value is None or (isinstance(value, float) and pd.isna(value)) or pd.isna(value) else str(value)
+    return (
+        None
+        if value is None or (isinstance(value, float) and pd.isna(value)) or pd.isna(value)
+        else str(value)
+    )

@@ -96,7 +96,9 @@ def test_the_dashboard_in_a_real_browser(live_admin, chromium, screenshots):
 
         # The run is in the history, with its outputs one click away.
         page.click('#tabs button[data-tab="runs"]')
-        row = page.locator('tr[data-run="tiny/2026-11-22-test"]')  # a test send sits beside real runs
+        row = page.locator(
+            'tr[data-run="tiny/2026-11-22-test"]'
+        )  # a test send sits beside real runs
         expect(row).to_contain_text("1/1 ok")
         expect(row.locator(".tag")).to_have_text("test")
         row.locator("button").click()

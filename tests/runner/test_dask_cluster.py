@@ -30,14 +30,34 @@ def cluster(tmp_path):
     address = f"tcp://127.0.0.1:{port}"
     logs = tmp_path / "dask-logs"
     logs.mkdir()
-    procs = [subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                               "--no-dashboard"], stdout=(logs / "scheduler.log").open("w"),
-                              stderr=subprocess.STDOUT)]
+    procs = [
+        subprocess.Popen(
+            [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            stdout=(logs / "scheduler.log").open("w"),
+            stderr=subprocess.STDOUT,
+        )
+    ]
     for i in range(2):
-        procs.append(subprocess.Popen(
-            [DASK, "worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
-             "--name", f"w{i}", "--local-directory", str(tmp_path / f"w{i}")],
-            stdout=(logs / f"worker{i}.log").open("w"), stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                [
+                    DASK,
+                    "worker",
+                    address,
+                    "--nthreads",
+                    "1",
+                    "--nworkers",
+                    "1",
+                    "--no-dashboard",
+                    "--name",
+                    f"w{i}",
+                    "--local-directory",
+                    str(tmp_path / f"w{i}"),
+                ],
+                stdout=(logs / f"worker{i}.log").open("w"),
+                stderr=subprocess.STDOUT,
+            )
+        )
     from dask.distributed import Client
 
     deadline = time.monotonic() + 60
@@ -61,8 +81,18 @@ def test_run_on_an_existing_cluster(project, cluster, demo_snapshot_dir, demo_sn
     project.add("tiny", make_notebook([*WORKING_CELLS, "import os\nprint(os.getppid())"]))
     live = demo_snapshot.accounts[demo_snapshot.accounts["Retailer_Status__c"] == "Live"]
     targets = list(live.sort_values("Name")["Id"][:4])
-    args = ["run", "tiny", "--as-of", "2026-11-22", "--source", str(demo_snapshot_dir),
-            "--deliver", "none", "--scheduler", cluster]
+    args = [
+        "run",
+        "tiny",
+        "--as-of",
+        "2026-11-22",
+        "--source",
+        str(demo_snapshot_dir),
+        "--deliver",
+        "none",
+        "--scheduler",
+        cluster,
+    ]
     for t in targets:
         args += ["--target", t]
     proc = project.cli(*args)

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.slow
 
 def _messages(project):
     outbox = project.settings.outputs / "outbox"
-    return [BytesParser(policy=policy.default).parse(p.open("rb")) for p in sorted(outbox.glob("*.eml"))]
+    return [
+        BytesParser(policy=policy.default).parse(p.open("rb")) for p in sorted(outbox.glob("*.eml"))
+    ]
 
 
 def test_alert_test_send_and_rerun(project, demo_snapshot_dir, demo_snapshot):
@@ -27,8 +29,20 @@ def test_alert_test_send_and_rerun(project, demo_snapshot_dir, demo_snapshot):
     cells = [f"if target == {bad!r}:\n    raise KeyError('lender table')", *WORKING_CELLS]
     project.add("tiny", make_notebook(cells))
     project.env["BROADSHEET_ADMIN_EMAILS"] = '["ops@larkspur.example"]'
-    base = ["run", "tiny", "--as-of", "2026-11-22", "--source", str(demo_snapshot_dir),
-            "--workers", "1", "--target", good, "--target", bad]
+    base = [
+        "run",
+        "tiny",
+        "--as-of",
+        "2026-11-22",
+        "--source",
+        str(demo_snapshot_dir),
+        "--workers",
+        "1",
+        "--target",
+        good,
+        "--target",
+        bad,
+    ]
 
     first = project.cli(*base)
     assert first.returncode == 1
@@ -50,10 +64,26 @@ def test_alert_test_send_and_rerun(project, demo_snapshot_dir, demo_snapshot):
     assert [d["status"] for d in sent] == ["skipped-already-sent"]
 
     # A test send goes to the tester only, marked, beside the real run's outputs.
-    test = project.cli("run", "tiny", "--as-of", "2026-11-22", "--source", str(demo_snapshot_dir),
-                       "--workers", "1", "--target", good, "--test-to", "tester@larkspur.example")
+    test = project.cli(
+        "run",
+        "tiny",
+        "--as-of",
+        "2026-11-22",
+        "--source",
+        str(demo_snapshot_dir),
+        "--workers",
+        "1",
+        "--target",
+        good,
+        "--test-to",
+        "tester@larkspur.example",
+    )
     assert test.returncode == 0, test.stdout + test.stderr
     tests = [m for m in _messages(project) if m["Subject"].startswith("[TEST] ")]
-    assert len(tests) == 1 and [a.addr_spec for a in tests[0]["To"].addresses] == ["tester@larkspur.example"]
+    assert len(tests) == 1 and [a.addr_spec for a in tests[0]["To"].addresses] == [
+        "tester@larkspur.example"
+    ]
     assert (project.settings.outputs / "tiny/2026-11-22-test" / good / "report.html").is_file()
-    assert json.loads((project.settings.outputs / "tiny/2026-11-22/run.json").read_text()) == summary
+    assert (
+        json.loads((project.settings.outputs / "tiny/2026-11-22/run.json").read_text()) == summary
+    )

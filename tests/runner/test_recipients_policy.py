@@ -15,12 +15,23 @@ PARAMETERS = Path(__file__).resolve().parents[2] / "parameters"
 def test_policies():
     retailer = Target("retailer", "001A", "Harbour & Sons", "owner@harbour.example")
     bdm = Target("bdm", "005B", "Ada Lovelace", "ada@larkspur.example")
-    view = RunnerView(extras={"001A": ("finance@harbour.example",)}, lists={"board": (), "smt": ("cfo@x.example",), "admin": ()})
+    view = RunnerView(
+        extras={"001A": ("finance@harbour.example",)},
+        lists={"board": (), "smt": ("cfo@x.example",), "admin": ()},
+    )
     assert recipients_for(load(PARAMETERS / "retailer_weekly.yaml"), retailer, view) == [
-        "owner@harbour.example", "finance@harbour.example"]
-    assert recipients_for(load(PARAMETERS / "bdm_portfolio.yaml"), bdm, view) == ["ada@larkspur.example"]
+        "owner@harbour.example",
+        "finance@harbour.example",
+    ]
+    assert recipients_for(load(PARAMETERS / "bdm_portfolio.yaml"), bdm, view) == [
+        "ada@larkspur.example"
+    ]
     # The admin's SMT list replaces the declared one; the unset board list falls back to it.
     everyone = Target("none", "all", "All retailers")
-    assert recipients_for(load(PARAMETERS / "smt_dashboard.yaml"), everyone, view) == ["cfo@x.example"]
+    assert recipients_for(load(PARAMETERS / "smt_dashboard.yaml"), everyone, view) == [
+        "cfo@x.example"
+    ]
     assert recipients_for(load(PARAMETERS / "board_pack.yaml"), everyone, view) == [
-        "board@larkspur-finance.example", "company.secretary@larkspur-finance.example"]
+        "board@larkspur-finance.example",
+        "company.secretary@larkspur-finance.example",
+    ]

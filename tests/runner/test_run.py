@@ -31,8 +31,18 @@ def test_fan_out_of_five_with_one_failing_gives_four_outputs_and_exit_1(
     # Source cell index 2 (the third cell): raises for one target only.
     cells.insert(1, f"if target == {bad!r}:\n    raise RuntimeError('no data for ' + target)")
     project.add("tiny", make_notebook(cells))
-    args = ["run", "tiny", "--as-of", "2026-11-22", "--source", str(demo_snapshot_dir),
-            "--deliver", "none", "--workers", "2"]
+    args = [
+        "run",
+        "tiny",
+        "--as-of",
+        "2026-11-22",
+        "--source",
+        str(demo_snapshot_dir),
+        "--deliver",
+        "none",
+        "--workers",
+        "2",
+    ]
     for t in five_targets:
         args += ["--target", t]
     proc = project.cli(*args)
@@ -48,7 +58,11 @@ def test_fan_out_of_five_with_one_failing_gives_four_outputs_and_exit_1(
     kept = Path(failure["error"]["notebook"])
     assert kept.exists() and "papermill-error-cell-tag" in kept.read_text()
     assert f"FAILED {bad}" in proc.stdout and "cell 2" in proc.stdout
-    assert summary["exit_status"] == 1 and summary["summary"] == {"targets": 5, "ok": 4, "failed": 1}
+    assert summary["exit_status"] == 1 and summary["summary"] == {
+        "targets": 5,
+        "ok": 4,
+        "failed": 1,
+    }
 
     apps = demo_snapshot.applications
     for t in five_targets:
@@ -72,11 +86,25 @@ def test_fan_out_of_five_with_one_failing_gives_four_outputs_and_exit_1(
         assert len(email.encode()) < 102 * 1024
 
 
-def test_timeout_is_a_failed_target_naming_the_running_cell(project, demo_snapshot_dir, demo_snapshot):
+def test_timeout_is_a_failed_target_naming_the_running_cell(
+    project, demo_snapshot_dir, demo_snapshot
+):
     (target,) = live_retailers(demo_snapshot, 1)
     project.add("sleepy", make_notebook(["import time", "time.sleep(60)"]), timeout=2)
-    proc = project.cli("run", "sleepy", "--as-of", "2026-11-22", "--source", str(demo_snapshot_dir),
-                       "--deliver", "none", "--workers", "1", "--target", target)
+    proc = project.cli(
+        "run",
+        "sleepy",
+        "--as-of",
+        "2026-11-22",
+        "--source",
+        str(demo_snapshot_dir),
+        "--deliver",
+        "none",
+        "--workers",
+        "1",
+        "--target",
+        target,
+    )
     assert proc.returncode == 1
     summary = json.loads((project.settings.outputs / "sleepy/2026-11-22/run.json").read_text())
     (failure,) = summary["targets"]
@@ -141,7 +169,9 @@ def test_corrupt_snapshot_is_exit_2(project, demo_snapshot_dir, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(demo_snapshot_dir, broken)
     (broken / "applications.parquet").write_bytes(b"not parquet")
-    proc = project.invoke("run", "tiny", "--as-of", "2026-11-22", "--source", str(broken), "--deliver", "none")
+    proc = project.invoke(
+        "run", "tiny", "--as-of", "2026-11-22", "--source", str(broken), "--deliver", "none"
+    )
     assert proc.returncode == 2
     assert "corrupt" in proc.stderr and str(broken) in proc.stderr
     assert not (project.settings.outputs / "tiny").exists()

@@ -15,27 +15,62 @@ from tests.fixtures.salesforce import SALESFORCE_AS_OF
 pytestmark = pytest.mark.slow
 
 
-def test_salesforce_and_demo_sources_give_the_same_figures(salesforce_standin, salesforce_tables, tmp_path):
+def test_salesforce_and_demo_sources_give_the_same_figures(
+    salesforce_standin, salesforce_tables, tmp_path
+):
     accounts = salesforce_tables["accounts"]
     live = accounts[accounts["Retailer_Status__c"] == "Live"].sort_values("Name")
     target = str(live["Id"].iloc[0])
 
     from_sf = Settings(outputs=tmp_path / "sf")
-    result = run(RunSpec(report="retailer_weekly", as_of=SALESFORCE_AS_OF, source="salesforce",
-                         targets=(target,), deliver="none", workers=1), from_sf)
+    result = run(
+        RunSpec(
+            report="retailer_weekly",
+            as_of=SALESFORCE_AS_OF,
+            source="salesforce",
+            targets=(target,),
+            deliver="none",
+            workers=1,
+        ),
+        from_sf,
+    )
     assert result.exit_status == 0, result.failed
     calls = salesforce_standin.calls
     assert result.api["calls"] == calls and calls > 0
-    summary = json.loads((from_sf.outputs / "retailer_weekly" / SALESFORCE_AS_OF.isoformat() / "run.json").read_text())
+    summary = json.loads(
+        (
+            from_sf.outputs / "retailer_weekly" / SALESFORCE_AS_OF.isoformat() / "run.json"
+        ).read_text()
+    )
     assert summary["api"]["calls"] == calls and summary["api"]["limit"] == 705_000
 
-    demo_dir = snapshot.write(salesforce_tables, tmp_path / "demo-snapshot", source="demo", as_of=SALESFORCE_AS_OF)
+    demo_dir = snapshot.write(
+        salesforce_tables, tmp_path / "demo-snapshot", source="demo", as_of=SALESFORCE_AS_OF
+    )
     from_demo = Settings(outputs=tmp_path / "demo")
-    assert run(RunSpec(report="retailer_weekly", as_of=SALESFORCE_AS_OF, source=str(demo_dir),
-                       targets=(target,), deliver="none", workers=1), from_demo).exit_status == 0
+    assert (
+        run(
+            RunSpec(
+                report="retailer_weekly",
+                as_of=SALESFORCE_AS_OF,
+                source=str(demo_dir),
+                targets=(target,),
+                deliver="none",
+                workers=1,
+            ),
+            from_demo,
+        ).exit_status
+        == 0
+    )
 
     def figures(settings):
-        path = settings.outputs / "retailer_weekly" / SALESFORCE_AS_OF.isoformat() / target / "figures.json"
+        path = (
+            settings.outputs
+            / "retailer_weekly"
+            / SALESFORCE_AS_OF.isoformat()
+            / target
+            / "figures.json"
+        )
         return json.loads(path.read_text())
 
     a, b = figures(from_sf), figures(from_demo)

@@ -13,21 +13,41 @@ def test_new_report_runs_for_one_target(project, demo_snapshot_dir, demo_snapsho
     proc = project.cli("new", "weekly_lenders", "--fan-out", "retailer")
     assert proc.returncode == 0, proc.stderr
     assert (project.settings.notebooks_dir / "weekly_lenders.ipynb").is_file()
-    assert "fan_out: retailer" in (project.settings.parameters_dir / "weekly_lenders.yaml").read_text()
+    assert (
+        "fan_out: retailer" in (project.settings.parameters_dir / "weekly_lenders.yaml").read_text()
+    )
     listed = project.cli("list")
     assert "weekly_lenders" in listed.stdout and "0 7 * * 1" in listed.stdout
 
     live = demo_snapshot.accounts[demo_snapshot.accounts["Retailer_Status__c"] == "Live"]
     target = str(live["Id"].iloc[0])
-    proc = project.cli("run", "weekly_lenders", "--as-of", "2026-11-22", "--source", str(demo_snapshot_dir),
-                       "--deliver", "none", "--target", target, "--workers", "1")
+    proc = project.cli(
+        "run",
+        "weekly_lenders",
+        "--as-of",
+        "2026-11-22",
+        "--source",
+        str(demo_snapshot_dir),
+        "--deliver",
+        "none",
+        "--target",
+        target,
+        "--workers",
+        "1",
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = project.settings.outputs / "weekly_lenders" / "2026-11-22" / target
     figures = json.loads((out / "figures.json").read_text())
     apps = demo_snapshot.applications
-    week = apps[(apps["Retailer__c"] == target) & apps["submitted_day"].between("2026-11-16", "2026-11-22")]
+    week = apps[
+        (apps["Retailer__c"] == target) & apps["submitted_day"].between("2026-11-16", "2026-11-22")
+    ]
     assert figures["metrics"]["submissions"]["LW"] == len(week)
-    assert figures["target"] == {"kind": "retailer", "id": target, "name": str(live["Name"].iloc[0])}
+    assert figures["target"] == {
+        "kind": "retailer",
+        "id": target,
+        "name": str(live["Name"].iloc[0]),
+    }
 
 
 def test_new_refuses_to_overwrite_and_bad_names(project):
