@@ -272,34 +272,14 @@ def lender_split(
     compare: str | None = None,
 ) -> Block:
     """Paid value and share per lender in ``window`` against the previous window."""
-    pw = compare or prev_key(window)
-    value_now = _value(figures_metrics, "lender_paid_value", window) or {}
-    value_prev = _value(figures_metrics, "lender_paid_value", pw) or {}
-    share_now = _value(figures_metrics, "lender_share", window) or {}
-    share_prev = _value(figures_metrics, "lender_share", pw) or {}
-    lenders = sorted(set(value_now) | set(value_prev), key=lambda n: (-(value_now.get(n) or 0), n))
-    rows = []
-    for name in lenders:
-        v, pv = value_now.get(name), value_prev.get(name)
-        s, ps = share_now.get(name), share_prev.get(name)
-        rows.append(
-            [
-                Cell(name),
-                Cell(fmt.money(v), _sortable(v)),
-                Cell(fmt.money(pv), _sortable(pv)),
-                Cell(fmt.percent(s), _sortable(s)),
-                Cell(fmt.percent(ps), _sortable(ps)),
-                Cell(fmt.delta(s, ps, "share"), None, fmt.traffic_light(s, ps, "share", limits)),
-            ]
-        )
-    table = Table(
-        title or f"Lender split · {window_label(window)}",
-        ["Lender", "Paid value", "Previous", "Share", "Previous share", "Share change"],
-        rows,
-        empty="No payouts in this period or the previous one.",
+    return split_table(
+        figures_metrics,
+        "lender",
+        window,
+        compare=compare,
+        limits=limits,
+        title=title or f"Lender split · {window_label(window)}",
     )
-    html = _macro("table", table, sortable=True)
-    return Block(html, _macro("table", table), table, text=table.title)
 
 
 # --- Pipeline view -----------------------------------------------------------------
@@ -558,8 +538,8 @@ def split_table(
 ) -> Block:
     """Paid value and share per lender or product family against a comparison window.
 
-    The same table as :func:`lender_split`, for any ``<dimension>_paid_value`` /
-    ``<dimension>_share`` pair of the registry.
+    One table for any ``<dimension>_paid_value`` / ``<dimension>_share`` pair of the
+    registry; :func:`lender_split` is its lender form.
 
     Args:
         figures_metrics: ``figures["metrics"]``.

@@ -26,11 +26,11 @@ from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
 
 from lib.errors import DeliveryError
+from runner.plaintext import html_to_text
 
 TEST_PREFIX = "[TEST] "
 
@@ -246,43 +246,6 @@ def sender_address(sender: str) -> str:
     """The bare address of a From value (``Name <a@b>`` → ``a@b``)."""
     addresses = getaddresses([sender])
     return addresses[0][1] if addresses and addresses[0][1] else sender
-
-
-class _TextExtractor(HTMLParser):
-    _BLOCKS = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "table", "section"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.chunks: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style", "head"):
-            self._skip += 1
-        elif tag in self._BLOCKS:
-            self.chunks.append("\n")
-        elif tag in ("td", "th"):
-            self.chunks.append("\t")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "head"):
-            self._skip = max(0, self._skip - 1)
-        elif tag in self._BLOCKS:
-            self.chunks.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.chunks.append(data)
-
-
-def html_to_text(html: str) -> str:
-    """A readable plain-text rendering of an HTML body, for when ``email.txt`` is absent."""
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    lines = (" ".join(line.split()) for line in "".join(parser.chunks).splitlines())
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
-    return text.strip() + "\n"
 
 
 def _domain(sender: str) -> str:
