@@ -24,7 +24,9 @@ Progress = Callable[[TargetResult, int, int], None]
 
 def default_workers() -> int:
     """One worker per core (kernels are single-threaded and CPU bound)."""
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return max(
+        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
 
 
 def run_all(
@@ -75,7 +77,9 @@ def _run_dask(
     try:
         futures = {
             # pure=False: a rerun must execute again, never reuse a cached result.
-            client.submit(run_target, job, pure=False, key=f"target-{job.target_id}-{time.monotonic_ns()}"): i
+            client.submit(
+                run_target, job, pure=False, key=f"target-{job.target_id}-{time.monotonic_ns()}"
+            ): i
             for i, job in enumerate(jobs)
         }
         results: list[TargetResult | None] = [None] * len(jobs)
@@ -86,10 +90,18 @@ def _run_dask(
             except Exception as err:  # noqa: BLE001 - a lost worker fails its target only
                 job = jobs[i]
                 result = TargetResult(
-                    id=job.target_id, name=job.target_name, kind=job.target_kind,
-                    status="failed", duration=0.0,
-                    error={"cell": None, "ename": type(err).__name__, "evalue": str(err),
-                           "message": f"worker failed: {type(err).__name__}: {err}", "notebook": None},
+                    id=job.target_id,
+                    name=job.target_name,
+                    kind=job.target_kind,
+                    status="failed",
+                    duration=0.0,
+                    error={
+                        "cell": None,
+                        "ename": type(err).__name__,
+                        "evalue": str(err),
+                        "message": f"worker failed: {type(err).__name__}: {err}",
+                        "notebook": None,
+                    },
                 )
             results[i] = result
             if progress:
@@ -132,7 +144,14 @@ class ProgressReporter:
         eta = elapsed / done * (total - done) if done else 0.0
         log.info(
             "%s: %d/%d done, %d failed, ETA %.0fs — %s %s (%.1fs)",
-            self.label, done, total, self.failed, eta, result.id, result.status, result.duration,
+            self.label,
+            done,
+            total,
+            self.failed,
+            eta,
+            result.id,
+            result.status,
+            result.duration,
         )
 
     def close(self) -> None:

@@ -90,9 +90,7 @@ def run_target(job: TargetJob, output_formats: Registry | None = None) -> Target
             engine=job.engine,
         )
         timings["execute"] = time.perf_counter() - t0
-        cells = sum(
-            float(c.metadata.get("papermill", {}).get("duration") or 0) for c in nb.cells
-        )
+        cells = sum(float(c.metadata.get("papermill", {}).get("duration") or 0) for c in nb.cells)
         timings["kernel"] = max(0.0, timings["execute"] - cells)
         files = [str(notebook_path)]
         t0 = time.perf_counter()

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import base64
 import functools
-import html
 import re
 import warnings
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Protocol
 
@@ -30,6 +28,7 @@ from lib.figures import EMAIL_MIME
 from lib.registry import Registry
 from runner.docx import Docx
 from runner.outputs import write_atomic
+from runner.plaintext import html_to_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 BLOCK_TEMPLATES = Path(__file__).resolve().parents[1] / "lib" / "templates"
@@ -91,7 +90,9 @@ def _exporter(template: str) -> HTMLExporter:
     if template == "broadsheet_email":
         # Only outputs with an email form, PNG charts and markdown reach an email.
         c.NbConvertBase.display_data_priority = [EMAIL_MIME, "image/png", "text/markdown"]
-        c.ExtractOutputPreprocessor.output_filename_template = "chart-{cell_index}-{index}{extension}"
+        c.ExtractOutputPreprocessor.output_filename_template = (
+            "chart-{cell_index}-{index}{extension}"
+        )
         c.ExtractOutputPreprocessor.extract_output_types = {"image/png"}
     exporter = HTMLExporter(config=c, template_name=template)
     if template == "broadsheet_email":
@@ -145,7 +146,8 @@ def _only(cell: nbformat.NotebookNode, keep: Collection[str]) -> Mapping:
 
 def _has_plotly(nb: nbformat.NotebookNode) -> bool:
     return any(
-        PLOTLY_MIME in out.get("data", {}) or "Plotly.newPlot" in str(out.get("data", {}).get("text/html", ""))
+        PLOTLY_MIME in out.get("data", {})
+        or "Plotly.newPlot" in str(out.get("data", {}).get("text/html", ""))
         for cell in nb.cells
         if cell.cell_type == "code"
         for out in cell.get("outputs", [])
@@ -182,7 +184,9 @@ class EmailHtml:
         nb = _with_metadata(nb, ctx, _shown("broadsheet_email"))
         with warnings.catch_warnings():
             # Outputs without an email form (the published figures) are meant to be dropped.
-            warnings.filterwarnings("ignore", message="Your element with mimetype", category=UserWarning)
+            warnings.filterwarnings(
+                "ignore", message="Your element with mimetype", category=UserWarning
+            )
             body, resources = exporter.from_notebook_node(nb)
         body = _inliner().inline(body)
         written: list[Path] = []
@@ -197,50 +201,6 @@ class EmailHtml:
         text = ctx.target_dir / "email.txt"
         write_atomic(text, html_to_text(body))
         return [path, text, *written]
-
-
-class _TextParser(HTMLParser):
-    _BLOCK = {"p", "div", "tr", "h1", "h2", "h3", "h4", "li", "br", "table", "section"}
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag in ("style", "script", "head"):
-            self._skip += 1
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-        elif tag in ("td", "th"):
-            self.parts.append("  ")
-        elif tag == "img":
-            alt = dict(attrs).get("alt")
-            if alt:
-                self.parts.append(f"[{alt}]")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("style", "script", "head"):
-            self._skip = max(0, self._skip - 1)
-        elif tag in ("h1", "h2", "h3"):
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
-
-
-def html_to_text(body: str) -> str:
-    """A readable plain-text alternative of an email body."""
-    parser = _TextParser()
-    parser.feed(body)
-    text = html.unescape("".join(parser.parts))
-    lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.splitlines()]
-    out: list[str] = []
-    for line in lines:
-        if line or (out and out[-1]):
-            out.append(line)
-    return "\n".join(out).strip() + "\n"
 
 
 def png_data_uri(data: str | bytes) -> str:
