@@ -193,7 +193,10 @@ def _mpl_hbar(cv: _Canvas, c: Chart, texts: list[str], colours: list[str]) -> No
     ax.barh(idx, [vals[i] for i in idx], height=0.68, color=[colours[i] for i in idx])
     ax.set_ylim(n - 0.5, -0.5)
     ax.set_yticks(range(n), ["\n".join(w) for w in wrapped])
-    ax.set_xlim(lo - (text_w * per_px if lo < 0 else 0), hi + (text_w * per_px if hi > 0 else 0))
+    x0 = lo - (text_w * per_px if lo < 0 else 0)
+    x1 = hi + (text_w * per_px if hi > 0 else 0)
+    # All values zero (an empty month): give the axis a width rather than a singular range.
+    ax.set_xlim(x0, x1 if x1 > x0 else x0 + 1.0)
     ax.xaxis.set_visible(False)
     ax.spines["bottom"].set_visible(False)
     ax.axvline(0, color=BASELINE, lw=0.8)
