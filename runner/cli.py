@@ -132,9 +132,14 @@ def _run_options(func: F) -> F:
 
 
 def _default_source() -> str:
+    """``salesforce`` when Salesforce credentials are set (environment or ``.env``), else ``demo``."""
     import os
 
-    configured = os.environ.get("SALESFORCE_INSTANCE_URL") or os.environ.get("SALESFORCE_USERNAME")
+    from dotenv import dotenv_values, find_dotenv
+
+    dotenv_path = find_dotenv(usecwd=True)
+    env = {**(dotenv_values(dotenv_path) if dotenv_path else {}), **os.environ}
+    configured = env.get("SALESFORCE_INSTANCE_URL") or env.get("SALESFORCE_USERNAME")
     return "salesforce" if configured else "demo"
 
 
