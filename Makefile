@@ -36,6 +36,8 @@ golden: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/metrics.py
+	$(BIN)/python benchmarks/api_calls.py
+	$(BIN)/python benchmarks/fanout.py --retailers 60 --sample 3
 
 clean:
 	rm -rf $(VENV) .tools
