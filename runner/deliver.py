@@ -30,44 +30,31 @@ real list, and a test must not suppress the real send.
 
 from __future__ import annotations
 
-import hashlib
-import html
 import logging
-import os
-import re
-import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
-from email import policy
-from email.message import EmailMessage
-from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
-
-from admin.state import Delivery, engine_from_env, outputs_dir, upgrade
-from lib.errors import DeliveryError, TargetError
+from admin.state import Delivery
 from lib.registry import Registry
-from runner.mail import Envelope, build_message, message_recipients
+from runner.alert import delivery_failures as delivery_failures
+from runner.alert import send_alert as send_alert
+from runner.ledger import FAILED as FAILED
+from runner.ledger import SENDING as SENDING
+from runner.ledger import SENT as SENT
+from runner.ledger import UNCERTAIN as UNCERTAIN
+from runner.ledger import Ledger as Ledger
+from runner.ledger import Mark as Mark
+from runner.ledger import ledger_key as ledger_key
+from runner.mail import Envelope
+from runner.outbox import OutboxTransport as OutboxTransport
+from runner.transport import PartiallyRefused as PartiallyRefused
+from runner.transport import Transport as Transport
+from runner.transport import UncertainDelivery as UncertainDelivery
+from runner.transport import close_transport, hand_over
+from runner.transport import safe_error as safe_error
 
 logger = logging.getLogger(__name__)
-
-SENDING, SENT, FAILED, UNCERTAIN = "sending", "sent", "failed", "uncertain"
-
-
-@runtime_checkable
-class Transport(Protocol):
-    """Hands a built message to something that delivers it."""
-
-    name: str
-
-    def send(self, msg: EmailMessage, env: Envelope) -> str:
-        """Deliver ``msg``; return the delivery id (file path, SMTP queue id, Graph id)."""
-        ...
 
 
 class TransportFactory(Protocol):
@@ -101,176 +88,6 @@ def make_transport(name: str, registry: Registry[Any] = TRANSPORTS) -> Transport
         ConfigError: its settings are missing or invalid (naming the variable).
     """
     return registry.get(name).from_env()
-
-
-class UncertainDelivery(DeliveryError):
-    """The connection broke while the message was being handed over: it may have arrived."""
-
-
-class PartiallyRefused(DeliveryError):
-    """The transport accepted the message for some recipients and refused the others."""
-
-    def __init__(self, delivery_id: str, refused: Mapping[str, str]):
-        self.delivery_id = delivery_id
-        self.refused = dict(refused)
-        super().__init__(f"refused {len(self.refused)} recipient(s): {', '.join(self.refused)}")
-
-
-class OutboxTransport:
-    """``.eml`` files in ``<outputs>/outbox/``, openable by any mail client.
-
-    The name is ``<report>_<as_of>_<target>[_test]_<hash>.eml``, the hash over the
-    recipients, so each recipient list of each target has one file and a rerun overwrites
-    rather than piles up.
-    """
-
-    name = "outbox"
-
-    def __init__(self, directory: Path | None = None) -> None:
-        self.directory = Path(directory) if directory is not None else outputs_dir() / "outbox"
-
-    @classmethod
-    def from_env(cls) -> OutboxTransport:
-        """The outbox under ``BROADSHEET_OUTPUTS``."""
-        return cls()
-
-    def path_for(self, msg: EmailMessage, env: Envelope) -> Path:
-        """Where ``msg`` is (or will be) written."""
-        recipients = ",".join(sorted(r.lower() for r in message_recipients(msg)))
-        digest = hashlib.sha256(recipients.encode("utf-8")).hexdigest()[:10]
-        parts = [env.report, env.as_of.isoformat(), env.target_id] + (["test"] if env.test else [])
-        stem = "_".join(re.sub(r"[^A-Za-z0-9._-]+", "-", p) for p in parts)
-        return self.directory / f"{stem}_{digest}.eml"
-
-    def pending_id(self, msg: EmailMessage, env: Envelope) -> str:
-        return str(self.path_for(msg, env))
-
-    def send(self, msg: EmailMessage, env: Envelope) -> str:
-        path = self.path_for(msg, env)
-        _write_durably(path, msg.as_bytes(policy=policy.SMTP))
-        return str(path)
-
-    def was_accepted(self, pending_id: str) -> bool:
-        return Path(pending_id).is_file()
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    # Atomic and fsynced: the file's existence is the ledger's evidence after a crash, so
-    # it must never exist half-written, even after a power cut.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def ledger_key(recipient: str) -> str:
-    """Recipients are compared case-insensitively, as every real mail system does."""
-    return recipient.strip().lower()
-
-
-@dataclass(frozen=True)
-class Mark:
-    """One ledger update: a status for some recipients of one target."""
-
-    status: str
-    transport: str
-    message_id: str | None = None
-    internet_message_id: str | None = None
-    error: str | None = None
-
-
-class Ledger:
-    """The delivery ledger in the state database."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-
-    @classmethod
-    def from_env(cls, url: str | None = None) -> Ledger:
-        """The ledger of ``url`` (default the environment's), migrated to the latest schema."""
-        return cls(upgrade(engine_from_env(url)))
-
-    def rows(self, report: str, as_of: date, target: str) -> dict[str, Delivery]:
-        """The rows of one target, by (normalised) recipient."""
-        with self._sessions() as session:
-            found = session.scalars(
-                select(Delivery).where(
-                    Delivery.report == report, Delivery.as_of == as_of, Delivery.target == target
-                )
-            )
-            return {row.recipient: row for row in found}
-
-    def history(self, report: str, as_of: date | None = None) -> list[Delivery]:
-        """Every row of a report (and as_of), for run summaries and the admin."""
-        query = select(Delivery).where(Delivery.report == report)
-        if as_of is not None:
-            query = query.where(Delivery.as_of == as_of)
-        with self._sessions() as session:
-            return list(session.scalars(query.order_by(Delivery.id)))
-
-    def mark(
-        self, report: str, as_of: date, target: str, recipients: Iterable[str], mark: Mark
-    ) -> None:
-        """Record ``mark`` for each recipient, inserting or updating, in one transaction."""
-        keys = [ledger_key(r) for r in recipients]
-        for attempt in (1, 2):
-            try:
-                with self._sessions.begin() as session:
-                    self._upsert(session, report, as_of, target, keys, mark)
-                return
-            except IntegrityError:
-                # Another process inserted the same key between our select and insert
-                # (only possible without the run lock); the second pass updates it.
-                if attempt == 2:
-                    raise
-
-    @staticmethod
-    def _upsert(
-        session: Session, report: str, as_of: date, target: str, keys: list[str], mark: Mark
-    ) -> None:
-        now = datetime.now(UTC)
-        existing = {
-            row.recipient: row
-            for row in session.scalars(
-                select(Delivery).where(
-                    Delivery.report == report,
-                    Delivery.as_of == as_of,
-                    Delivery.target == target,
-                    Delivery.recipient.in_(keys),
-                )
-            )
-        }
-        for key in keys:
-            row = existing.get(key)
-            if row is None:
-                row = Delivery(report=report, as_of=as_of, target=target, recipient=key)
-                session.add(row)
-            row.transport = mark.transport
-            row.status = mark.status
-            row.updated_at = now
-            row.error = mark.error
-            if mark.message_id is not None:
-                row.message_id = mark.message_id
-            if mark.internet_message_id is not None:
-                row.internet_message_id = mark.internet_message_id
-            if mark.status == SENT:
-                row.sent_at = now
 
 
 def deliver(
@@ -309,7 +126,7 @@ def deliver(
         else:
             per_envelope = [one(env) for env in envelopes]
     finally:
-        _close(transport)
+        close_transport(transport)
     results = [row for rows in per_envelope for row in rows]
     counts: dict[str, int] = {}
     for row in results:
@@ -334,7 +151,7 @@ def _deliver_one(env: Envelope, transport: Transport, ledger: Ledger, resend: bo
         logger.warning("%s %s: no valid recipient; nothing sent", env.report, env.target_id)
         return []
     if env.test:
-        return _send(env, recipients, transport, None, None, result)
+        return hand_over(env, recipients, transport, None, None, result)
 
     rows = ledger.rows(env.report, env.as_of, env.target_id)
     done: dict[str, dict] = {}
@@ -376,7 +193,7 @@ def _deliver_one(env: Envelope, transport: Transport, ledger: Ledger, resend: bo
             if k in rows and rows[k].status != SENT and rows[k].internet_message_id
         }
         message_id = previous.pop() if len(previous) == 1 and not resend else None
-        for row in _send(env, pending, transport, ledger, message_id, result):
+        for row in hand_over(env, pending, transport, ledger, message_id, result):
             sent[row["recipient"]] = row
     return [done.get(r) or sent[r] for r in recipients]
 
@@ -394,228 +211,3 @@ def _was_accepted(
             logger.warning("could not check %s: %s", row.message_id, safe_error(err))
             cache[row.message_id] = None
     return cache[row.message_id]
-
-
-def _send(
-    env: Envelope,
-    recipients: list[str],
-    transport: Transport,
-    ledger: Ledger | None,
-    message_id: str | None,
-    result: Callable[..., dict],
-) -> list[dict]:
-    """Build, mark ``sending``, send, mark the outcome; ``ledger`` None for test sends."""
-    key = (env.report, env.as_of, env.target_id)
-
-    def record(who: list[str], mark: Mark) -> None:
-        if ledger is not None and who:
-            ledger.mark(*key, who, mark)
-
-    try:
-        msg = build_message(_with_recipients(env, recipients), message_id=message_id)
-    except Exception as err:
-        error = safe_error(err)
-        record(recipients, Mark(FAILED, transport.name, error=error))
-        logger.error("%s %s: message not built: %s", env.report, env.target_id, error)
-        return [result(r, "failed", None, error) for r in recipients]
-
-    mid = str(msg["Message-ID"])
-    pending_id = getattr(transport, "pending_id", None)
-    planned = pending_id(msg, env) if pending_id else mid
-    record(recipients, Mark(SENDING, transport.name, planned, mid))
-    try:
-        delivery_id = transport.send(msg, env)
-    except PartiallyRefused as err:
-        refused = {ledger_key(r): why for r, why in err.refused.items()}
-        ok = [r for r in recipients if ledger_key(r) not in refused]
-        bad = [r for r in recipients if ledger_key(r) in refused]
-        record(ok, Mark(SENT, transport.name, err.delivery_id, mid))
-        rows = [result(r, "sent", err.delivery_id) for r in ok]
-        for r in bad:
-            why = safe_error(refused[ledger_key(r)])
-            record([r], Mark(FAILED, transport.name, error=why))
-            rows.append(result(r, "failed", None, why))
-        logger.warning("%s %s: %s", env.report, env.target_id, err)
-        return sorted(rows, key=lambda row: recipients.index(row["recipient"]))
-    except UncertainDelivery as err:
-        error = f"uncertain: {safe_error(err)}"
-        record(recipients, Mark(UNCERTAIN, transport.name, error=error))
-        logger.error("%s %s: %s", env.report, env.target_id, error)
-        return [result(r, "failed", None, error) for r in recipients]
-    except Exception as err:
-        error = safe_error(err)
-        record(recipients, Mark(FAILED, transport.name, error=error))
-        logger.error("%s %s: delivery failed: %s", env.report, env.target_id, error)
-        return [result(r, "failed", None, error) for r in recipients]
-    record(recipients, Mark(SENT, transport.name, delivery_id, mid))
-    logger.info(
-        "%s %s: sent to %d recipient(s) via %s (%s)",
-        env.report,
-        env.target_id,
-        len(recipients),
-        transport.name,
-        delivery_id,
-    )
-    return [result(r, "sent", delivery_id) for r in recipients]
-
-
-def _with_recipients(env: Envelope, recipients: list[str]) -> Envelope:
-    return replace(env, recipients=tuple(recipients))
-
-
-def _close(transport: Transport) -> None:
-    close = getattr(transport, "close", None)
-    if close is not None:
-        try:
-            close()
-        except Exception as err:  # closing is tidying up; the deliveries are recorded
-            logger.warning("closing %s: %s", transport.name, safe_error(err))
-
-
-_URL_QUERY = re.compile(r"(https?://[^\s?#'\"]+)\?[^\s'\"]*")
-
-
-def safe_error(err: BaseException | str) -> str:
-    """A one-line error for logs, the ledger and ``run.json``.
-
-    Query strings are cut from URLs (Graph upload URLs carry a bearer token there), and
-    the text is capped, so no credential or megabyte of server reply is ever recorded.
-    """
-    text = err if isinstance(err, str) else (str(err) or type(err).__name__)
-    if isinstance(err, BaseException) and not isinstance(err, DeliveryError):
-        text = f"{type(err).__name__}: {text}"
-    text = _URL_QUERY.sub(r"\1?…", " ".join(text.split()))
-    return text if len(text) <= 500 else text[:499] + "…"
-
-
-# --- the failure alert -------------------------------------------------------------------
-
-
-def delivery_failures(results: Iterable[Mapping[str, Any]]) -> list[dict]:
-    """Failed rows of :func:`deliver`, as items for :func:`send_alert`."""
-    return [
-        {"target": r["target"], "error": f"delivery to {r['recipient']} failed: {r['error']}"}
-        for r in results
-        if r.get("status") == "failed"
-    ]
-
-
-def _alert_item(failure: TargetError | Mapping[str, Any]) -> dict:
-    if isinstance(failure, TargetError):
-        error = f"{failure.ename}: {failure.evalue}" if failure.ename else failure.message
-        return {"target": failure.target, "name": None, "cell": failure.cell, "error": error}
-    error = failure.get("error") or failure.get("message")
-    if not error and failure.get("ename"):
-        error = f"{failure['ename']}: {failure.get('evalue', '')}"
-    return {
-        "target": str(failure.get("target", "?")),
-        "name": failure.get("name") or failure.get("target_name"),
-        "cell": failure.get("cell"),
-        "error": str(error or "unknown error"),
-    }
-
-
-def _alert_line(item: dict) -> str:
-    name = f" ({item['name']})" if item["name"] else ""
-    cell = f", cell {item['cell']}" if item["cell"] is not None else ""
-    return f"- {item['target']}{name}{cell}: {item['error']}"
-
-
-def send_alert(
-    failures: Iterable[TargetError | Mapping[str, Any]],
-    *,
-    report: str,
-    as_of: date,
-    admins: Iterable[str | None],
-    transport: Transport,
-    sender: str,
-    run_dir: Path | None = None,
-) -> list[dict]:
-    """Send one alert to the admin list naming every failed target, its cell and error.
-
-    The alert is written as ``alert.html`` and ``alert.txt`` into ``run_dir`` (kept with
-    the run; a temporary directory if None) and sent like any message, but outside the
-    ledger: each failing run alerts. It never raises; a failure to alert is logged and
-    returned, since the run's exit status already reports the failures.
-
-    Args:
-        failures: ``TargetError``s, or mappings with ``target`` and ``error`` (or
-            ``ename``/``evalue``) and optionally ``name`` and ``cell``; see
-            :func:`delivery_failures`.
-        report: the report's name.
-        as_of: the run's as-of date.
-        admins: the admin list (invalid addresses are skipped).
-        transport: the run's transport.
-        sender: the From address.
-        run_dir: ``outputs/<report>/<as_of>/``.
-
-    Returns:
-        Result rows as :func:`deliver` returns them (target ``_alert``); empty when there
-        was nothing to report or nobody to tell.
-    """
-    from runner.recipients import valid_addresses
-
-    items = [_alert_item(f) for f in failures]
-    if not items:
-        return []
-    recipients, skipped = valid_addresses(admins)
-    for item in skipped:
-        logger.warning("alert: skipping admin address %r: %s", item["address"], item["reason"])
-    if not recipients:
-        logger.error(
-            "%s %s: %d failure(s) but no admin address to alert", report, as_of, len(items)
-        )
-        return []
-
-    targets = sorted({i["target"] for i in items})
-    subject = f"Broadsheet: {report} {as_of.isoformat()}: {len(targets)} target(s) failed"
-    text_lines = [subject, ""] + [_alert_line(i) for i in items]
-    rows_html = "".join(
-        "<tr>"
-        + "".join(
-            f"<td style='padding:4px 8px;border:1px solid #ccc'>{html.escape(str(v))}</td>"
-            for v in (
-                i["target"],
-                i["name"] or "",
-                "" if i["cell"] is None else i["cell"],
-                i["error"],
-            )
-        )
-        + "</tr>"
-        for i in items
-    )
-    body = (
-        f"<html><body><p>{html.escape(subject)}</p>"
-        "<table style='border-collapse:collapse'><tr><th>target</th><th>name</th>"
-        f"<th>cell</th><th>error</th></tr>{rows_html}</table></body></html>"
-    )
-    directory = Path(run_dir) if run_dir is not None else Path(tempfile.mkdtemp(prefix="alert-"))
-    _write_durably(directory / "alert.html", body.encode("utf-8"))
-    _write_durably(directory / "alert.txt", ("\n".join(text_lines) + "\n").encode("utf-8"))
-    env = Envelope(
-        report=report,
-        as_of=as_of,
-        target_id="_alert",
-        target_name="failure alert",
-        subject=subject,
-        recipients=tuple(recipients),
-        sender=sender,
-        html=directory / "alert.html",
-        text=directory / "alert.txt",
-        attachments=(),
-    )
-
-    def result(recipient: str, status: str, id_: str | None = None, error: str | None = None):
-        return {
-            "target": "_alert",
-            "recipient": recipient,
-            "status": status,
-            "id": id_,
-            "error": error,
-            "transport": transport.name,
-        }
-
-    try:
-        return _send(env, list(recipients), transport, None, None, result)
-    finally:
-        _close(transport)

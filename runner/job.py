@@ -130,41 +130,51 @@ def run_target(job: TargetJob, output_formats: Registry | None = None) -> Target
         )
     except TargetError as err:
         log.error("%s", err)
-        return TargetResult(
-            id=job.target_id,
-            name=job.target_name,
-            kind=job.target_kind,
-            status="failed",
-            duration=time.perf_counter() - started,
-            files=[str(notebook_path)] if notebook_path.exists() else [],
-            error={
-                "cell": err.cell,
-                "ename": err.ename,
-                "evalue": err.evalue,
-                # Without the "target …, cell …" prefix: the record names both already.
-                "message": f"{err.ename}: {err.evalue}" if err.ename else err.message,
-                "notebook": err.notebook,
-            },
-            timings=timings,
+        return _failed(
+            job,
+            started,
+            notebook_path,
+            timings,
+            cell=err.cell,
+            ename=err.ename,
+            evalue=err.evalue,
+            # Without the "target …, cell …" prefix: the record names both already.
+            message=f"{err.ename}: {err.evalue}" if err.ename else err.message,
+            notebook=err.notebook,
         )
     except Exception as err:  # noqa: BLE001 - a render bug in one target must not stop the run
         log.exception("target %s failed while rendering", job.target_id)
-        return TargetResult(
-            id=job.target_id,
-            name=job.target_name,
-            kind=job.target_kind,
-            status="failed",
-            duration=time.perf_counter() - started,
-            files=[str(notebook_path)] if notebook_path.exists() else [],
-            error={
-                "cell": None,
-                "ename": type(err).__name__,
-                "evalue": str(err),
-                "message": f"rendering failed: {type(err).__name__}: {err}",
-                "notebook": str(notebook_path) if notebook_path.exists() else None,
-            },
-            timings=timings,
+        return _failed(
+            job,
+            started,
+            notebook_path,
+            timings,
+            cell=None,
+            ename=type(err).__name__,
+            evalue=str(err),
+            message=f"rendering failed: {type(err).__name__}: {err}",
+            notebook=str(notebook_path) if notebook_path.exists() else None,
         )
+
+
+def _failed(
+    job: TargetJob,
+    started: float,
+    notebook_path: Path,
+    timings: dict[str, float],
+    **error: Any,
+) -> TargetResult:
+    """A failed target's result: its error, and the executed notebook when it was written."""
+    return TargetResult(
+        id=job.target_id,
+        name=job.target_name,
+        kind=job.target_kind,
+        status="failed",
+        duration=time.perf_counter() - started,
+        files=[str(notebook_path)] if notebook_path.exists() else [],
+        error=error,
+        timings=timings,
+    )
 
 
 def _commentary_summary(commentary: Any) -> dict[str, Any] | None:
