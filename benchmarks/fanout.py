@@ -432,16 +432,7 @@ def phase_direct(snapshot: Path, outputs: Path, **_: Any) -> dict[str, Any]:
         # As runner.job.run_target renders an executed notebook.
         out_dir = target_dir(job.outputs, job.report, job.folder or job.as_of, job.target_id)
         out_dir.mkdir(parents=True, exist_ok=True)
-        ctx = render.RenderContext(
-            target_dir=out_dir,
-            report=job.report,
-            title=job.title,
-            target_name=job.target_name,
-            as_of=job.as_of,
-            period=job.period,
-            generated_at=job.generated_at,
-            company=job.company,
-        )
+        ctx = job.render_context(out_dir)
         for name in job.formats:
             registry.get(name).render(nb, ctx)
         write_json(out_dir / "figures.json", figures_mod.read(nb))

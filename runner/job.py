@@ -47,6 +47,19 @@ class TargetJob:
     folder: str = ""  # the run's folder under outputs/<report>/; default as_of
     cwd: Path | None = None
 
+    def render_context(self, out_dir: Path) -> render.RenderContext:
+        """What the output formats need besides the executed notebook."""
+        return render.RenderContext(
+            target_dir=out_dir,
+            report=self.report,
+            title=self.title,
+            target_name=self.target_name,
+            as_of=self.as_of,
+            period=self.period,
+            generated_at=self.generated_at,
+            company=self.company,
+        )
+
 
 @dataclass
 class TargetResult:
@@ -101,16 +114,7 @@ def run_target(job: TargetJob, output_formats: Registry | None = None) -> Target
                 target=job.target_id,
                 notebook=notebook_path,
             )
-        ctx = render.RenderContext(
-            target_dir=out_dir,
-            report=job.report,
-            title=job.title,
-            target_name=job.target_name,
-            as_of=job.as_of,
-            period=job.period,
-            generated_at=job.generated_at,
-            company=job.company,
-        )
+        ctx = job.render_context(out_dir)
         for name in job.formats:
             files += [str(p) for p in registry.get(name).render(nb, ctx)]
         timings["render"] = time.perf_counter() - t0
