@@ -137,6 +137,8 @@ class ProgressReporter:
         if result.status != "ok":
             self.failed += 1
         if self.bar is not None:
+            if self.bar.total != total:  # the CLI learns the target count from the first result
+                self.bar.total = total
             self.bar.set_postfix(failed=self.failed)
             self.bar.update(1)
             return
