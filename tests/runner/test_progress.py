@@ -15,7 +15,9 @@ class _Terminal(io.StringIO):
 
 
 def _result(i: int, status: str = "ok") -> TargetResult:
-    return TargetResult(id=f"R{i}", name=f"Retailer {i}", kind="retailer", status=status, duration=0.1)
+    return TargetResult(
+        id=f"R{i}", name=f"Retailer {i}", kind="retailer", status=status, duration=0.1
+    )
 
 
 def test_terminal_gets_a_bar_with_failures():
