@@ -126,6 +126,7 @@ def summarise(
         "report": str(data.get("report") or run_dir.parent.name),
         # The run's folder: <as_of>, or <as_of>-test for a test send kept beside the real run.
         "as_of": run_dir.name,
+        "data_as_of": str(data.get("as_of") or run_dir.name),
         "started_at": _str(data.get("started_at")),
         "duration": data.get("duration")
         if isinstance(data.get("duration"), (int, float))

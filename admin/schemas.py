@@ -214,7 +214,8 @@ class RunOut(BaseModel):
     """A run from its run.json, with the failed targets."""
 
     report: str
-    as_of: str
+    as_of: str = Field(description="the run's folder: <as_of>, or <as_of>-test for a test send")
+    data_as_of: str = Field(description="the last complete day of data the run included")
     started_at: str | None
     duration: float | None
     source: str | None

@@ -320,7 +320,7 @@ async function loadRuns() {
   const runs = await api("GET", "/api/runs");
   $("#runs-table tbody").replaceChildren(...runs.map((run) => el("tr", { dataset: { run: `${run.report}/${run.as_of}` } },
     el("td", {}, run.report, run.test_to ? el("span", { class: "tag" }, "test") : null),
-    el("td", {}, run.as_of), el("td", {}, run.started_at ? new Date(run.started_at).toLocaleString() : "–"),
+    el("td", {}, run.data_as_of), el("td", {}, run.started_at ? new Date(run.started_at).toLocaleString() : "–"),
     el("td", {}, `${run.ok}/${run.targets} ok`), el("td", { class: run.status }, run.status),
     el("td", {}, `${run.delivered}${run.delivery_failures ? `, ${run.delivery_failures} failed` : ""}`),
     el("td", {}, el("button", { type: "button", onclick: () => showRun(run.report, run.as_of) }, "Details")))));
@@ -330,7 +330,7 @@ async function showRun(report, asOf) {
   try {
     const run = await api("GET", `/api/runs/${encodeURIComponent(report)}/${asOf}`);
     $("#run-detail").replaceChildren(
-      el("h3", {}, `${run.report} · ${run.as_of}${run.test_to ? ` · test to ${run.test_to}` : ""}`),
+      el("h3", {}, `${run.report} · data to ${run.data_as_of}${run.test_to ? ` · test to ${run.test_to}` : ""}`),
       run.link ? el("p", {}, el("a", { href: run.link, target: "_blank", rel: "noopener" }, "run.json")) : "",
       el("table", { class: "run-targets" },
         el("thead", {}, el("tr", {}, ["Target", "Status", "Failing cell", "Error", "Outputs"].map((h) => el("th", {}, h)))),
