@@ -241,6 +241,7 @@ def test_run_history_shows_targets_failing_cell_error_and_links(admin_client, ke
         ("other", "2026-11-01"),
     ]
     tiny = runs[0]
+    assert tiny["data_as_of"] == "2026-11-22"
     assert (tiny["status"], tiny["ok"], tiny["failed"], tiny["delivered"]) == ("failed", 1, 1, 1)
     assert tiny["failures"] == [
         {
