@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.runner import WORKING_CELLS, make_notebook
+from tests.fixtures.runner import WORKING_CELLS, live_retailers, make_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -79,22 +79,10 @@ def cluster(tmp_path):
 
 def test_run_on_an_existing_cluster(project, cluster, demo_snapshot_dir, demo_snapshot):
     project.add("tiny", make_notebook([*WORKING_CELLS, "import os\nprint(os.getppid())"]))
-    live = demo_snapshot.accounts[demo_snapshot.accounts["Retailer_Status__c"] == "Live"]
-    targets = list(live.sort_values("Name")["Id"][:4])
-    args = [
-        "run",
-        "tiny",
-        "--as-of",
-        "2026-11-22",
-        "--source",
-        str(demo_snapshot_dir),
-        "--deliver",
-        "none",
-        "--scheduler",
-        cluster,
-    ]
-    for t in targets:
-        args += ["--target", t]
+    targets = live_retailers(demo_snapshot, 4)
+    args = project.run_args(
+        "tiny", demo_snapshot_dir, *targets, options=("--deliver", "none", "--scheduler", cluster)
+    )
     proc = project.cli(*args)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary = json.loads((project.settings.outputs / "tiny/2026-11-22/run.json").read_text())

@@ -3,54 +3,28 @@
 from __future__ import annotations
 
 import json
-from email import policy
-from email.parser import BytesParser
 
 import pytest
 
-from runner.recipients import valid_addresses
-from tests.fixtures.runner import WORKING_CELLS, make_notebook
+from tests.fixtures.runner import WORKING_CELLS, live_retailers, make_notebook
 
 pytestmark = pytest.mark.slow
 
 
-def _messages(project):
-    outbox = project.settings.outputs / "outbox"
-    return [
-        BytesParser(policy=policy.default).parse(p.open("rb")) for p in sorted(outbox.glob("*.eml"))
-    ]
-
-
 def test_alert_test_send_and_rerun(project, demo_snapshot_dir, demo_snapshot):
-    live = demo_snapshot.accounts[demo_snapshot.accounts["Retailer_Status__c"] == "Live"]
-    valid, _ = valid_addresses(live["Primary_Contact_Email__c"])
-    live = live[live["Primary_Contact_Email__c"].isin(valid)].sort_values("Name")
-    good, bad = (str(i) for i in live["Id"][:2])
+    good, bad = live_retailers(demo_snapshot, 2, contactable=True)
     cells = [f"if target == {bad!r}:\n    raise KeyError('lender table')", *WORKING_CELLS]
     project.add("tiny", make_notebook(cells))
     project.env["BROADSHEET_ADMIN_EMAILS"] = '["ops@larkspur.example"]'
-    base = [
-        "run",
-        "tiny",
-        "--as-of",
-        "2026-11-22",
-        "--source",
-        str(demo_snapshot_dir),
-        "--workers",
-        "1",
-        "--target",
-        good,
-        "--target",
-        bad,
-    ]
+    base = project.run_args("tiny", demo_snapshot_dir, good, bad, options=("--workers", "1"))
 
     first = project.cli(*base)
     assert first.returncode == 1
-    msgs = _messages(project)
+    msgs = project.outbox()
     report = [m for m in msgs if m["X-Broadsheet-Target"] == good]
     alerts = [m for m in msgs if "ops@larkspur.example" in m["To"]]
     assert len(report) == 1 and len(alerts) == 1 and len(msgs) == 2
-    contact = live.set_index("Id")["Primary_Contact_Email__c"]
+    contact = demo_snapshot.accounts.set_index("Id")["Primary_Contact_Email__c"]
     assert [a.addr_spec for a in report[0]["To"].addresses] == [contact[good]]
     alert = alerts[0].get_body(("plain",)).get_content()
     assert bad in alert and "KeyError: 'lender table'" in alert and "cell 1" in alert
@@ -65,21 +39,15 @@ def test_alert_test_send_and_rerun(project, demo_snapshot_dir, demo_snapshot):
 
     # A test send goes to the tester only, marked, beside the real run's outputs.
     test = project.cli(
-        "run",
-        "tiny",
-        "--as-of",
-        "2026-11-22",
-        "--source",
-        str(demo_snapshot_dir),
-        "--workers",
-        "1",
-        "--target",
-        good,
-        "--test-to",
-        "tester@larkspur.example",
+        *project.run_args(
+            "tiny",
+            demo_snapshot_dir,
+            good,
+            options=("--workers", "1", "--test-to", "tester@larkspur.example"),
+        )
     )
     assert test.returncode == 0, test.stdout + test.stderr
-    tests = [m for m in _messages(project) if m["Subject"].startswith("[TEST] ")]
+    tests = [m for m in project.outbox() if m["Subject"].startswith("[TEST] ")]
     assert len(tests) == 1 and [a.addr_spec for a in tests[0]["To"].addresses] == [
         "tester@larkspur.example"
     ]

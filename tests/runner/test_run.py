@@ -8,14 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.runner import WORKING_CELLS, make_notebook
+from tests.fixtures.runner import WORKING_CELLS, live_retailers, make_notebook
 
 pytestmark = pytest.mark.slow
-
-
-def live_retailers(snap, n: int) -> list[str]:
-    live = snap.accounts[snap.accounts["Retailer_Status__c"] == "Live"].sort_values("Name")
-    return list(live["Id"][:n])
 
 
 @pytest.fixture(scope="module")
@@ -31,20 +26,9 @@ def test_fan_out_of_five_with_one_failing_gives_four_outputs_and_exit_1(
     # Source cell index 2 (the third cell): raises for one target only.
     cells.insert(1, f"if target == {bad!r}:\n    raise RuntimeError('no data for ' + target)")
     project.add("tiny", make_notebook(cells))
-    args = [
-        "run",
-        "tiny",
-        "--as-of",
-        "2026-11-22",
-        "--source",
-        str(demo_snapshot_dir),
-        "--deliver",
-        "none",
-        "--workers",
-        "2",
-    ]
-    for t in five_targets:
-        args += ["--target", t]
+    args = project.run_args(
+        "tiny", demo_snapshot_dir, *five_targets, options=("--deliver", "none", "--workers", "2")
+    )
     proc = project.cli(*args)
     assert proc.returncode == 1, proc.stderr
     run_dir = project.settings.outputs / "tiny" / "2026-11-22"
@@ -92,18 +76,9 @@ def test_timeout_is_a_failed_target_naming_the_running_cell(
     (target,) = live_retailers(demo_snapshot, 1)
     project.add("sleepy", make_notebook(["import time", "time.sleep(60)"]), timeout=2)
     proc = project.cli(
-        "run",
-        "sleepy",
-        "--as-of",
-        "2026-11-22",
-        "--source",
-        str(demo_snapshot_dir),
-        "--deliver",
-        "none",
-        "--workers",
-        "1",
-        "--target",
-        target,
+        *project.run_args(
+            "sleepy", demo_snapshot_dir, target, options=("--deliver", "none", "--workers", "1")
+        )
     )
     assert proc.returncode == 1
     summary = json.loads((project.settings.outputs / "sleepy/2026-11-22/run.json").read_text())

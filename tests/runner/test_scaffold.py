@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from tests.fixtures.runner import live_retailers
+
 pytestmark = pytest.mark.slow
 
 
@@ -19,21 +21,14 @@ def test_new_report_runs_for_one_target(project, demo_snapshot_dir, demo_snapsho
     listed = project.cli("list")
     assert "weekly_lenders" in listed.stdout and "0 7 * * 1" in listed.stdout
 
-    live = demo_snapshot.accounts[demo_snapshot.accounts["Retailer_Status__c"] == "Live"]
-    target = str(live["Id"].iloc[0])
+    (target,) = live_retailers(demo_snapshot, 1)
     proc = project.cli(
-        "run",
-        "weekly_lenders",
-        "--as-of",
-        "2026-11-22",
-        "--source",
-        str(demo_snapshot_dir),
-        "--deliver",
-        "none",
-        "--target",
-        target,
-        "--workers",
-        "1",
+        *project.run_args(
+            "weekly_lenders",
+            demo_snapshot_dir,
+            target,
+            options=("--deliver", "none", "--workers", "1"),
+        )
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = project.settings.outputs / "weekly_lenders" / "2026-11-22" / target
@@ -46,7 +41,7 @@ def test_new_report_runs_for_one_target(project, demo_snapshot_dir, demo_snapsho
     assert figures["target"] == {
         "kind": "retailer",
         "id": target,
-        "name": str(live["Name"].iloc[0]),
+        "name": str(demo_snapshot.accounts.set_index("Id").loc[target, "Name"]),
     }
 
 
