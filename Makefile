@@ -32,7 +32,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 golden: $(STAMP)
-	$(BIN)/python -m tests.golden.make
+	$(BIN)/python -m tests.integration.golden.make
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/metrics.py

@@ -36,8 +36,9 @@ from admin.schemas import (
     TestSendOut,
     ToggleIn,
 )
-from admin.store import LIST_NAMES, Store, clean_addresses, row_dict
+from admin.store import Store, clean_addresses, row_dict
 from lib import periods
+from runner.state.models import LIST_NAMES
 
 ListName = Literal["board", "smt", "admin"]
 

@@ -20,7 +20,6 @@ from starlette.exceptions import HTTPException
 
 from admin import api, page
 from admin.auth import Auth, Throttle
-from admin.state import engine_from_env, upgrade
 from admin.store import AddressError, Store
 from admin.testsend import Launcher, SubprocessLauncher
 from lib.errors import (
@@ -31,6 +30,7 @@ from lib.errors import (
     SourceError,
     UnknownNameError,
 )
+from runner.state.database import engine_from_env, upgrade
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,9 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import func, select
 
-from admin.store import Discovery, Retailer, Store, _new_retailer, effective_enablement, utcnow
+from admin.store import Store
 from lib import snapshot as snapshot_mod
+from runner.state.models import Discovery, Retailer, effective_enablement, new_retailer, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ def discover(
             if account.onboarded is None and row is None:
                 continue  # not onboarded yet: nothing to decide
             if row is None:
-                row = _new_retailer(account.id)
+                row = new_retailer(account.id)
                 s.add(row)
             row.name, row.onboarded = account.name, account.onboarded
             if account.onboarded is None or row.enablement is not None:
@@ -223,8 +224,8 @@ def run_discovery(
     Raises:
         InputError: ``as_of`` is in the future, or the source is unknown.
     """
-    from admin.state import engine_from_env, upgrade
     from lib import periods
+    from runner.state.database import engine_from_env, upgrade
 
     as_of = periods.check_as_of(as_of or periods.default_as_of())
     store = store or Store(upgrade(engine_from_env(settings.state_url())))

@@ -1,127 +1,33 @@
-"""The admin's state: report toggles, recipient lists, retailers, discoveries, test sends.
+"""The admin's writes to the state database: toggles, lists, retailers, discoveries.
 
-The tables live in the state database next to the delivery ledger (``admin/state.py``),
-created by the Alembic revision ``0002``. The runner reads them through one function,
-:func:`runner_view`, and never through the models, so the admin may change its tables
-without touching ``runner/``.
-
-Retailer enablement (the retailer weekly only): a retailer the admin has never decided
-on is *enabled*, so the demo and a fresh install just work; discovery marks the retailers
-onboarded since the previous discovery *pending* (not sent until approved); approving
-enables it; an admin may also disable one.
+The tables are the runner's (``runner/state/models.py``); this module is the admin's side of
+them: validated writes and the reads its pages need. The runner reads the same rows
+through ``runner.state.view.runner_view``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from types import MappingProxyType
-from typing import Any, Literal
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import JSON, Boolean, Date, DateTime, Engine, Integer, String, Text, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import sessionmaker
 
-from admin.state import Base
 from lib.errors import InputError
+from runner.state.models import (
+    LIST_NAMES,
+    Discovery,
+    RecipientList,
+    ReportToggle,
+    Retailer,
+    new_retailer,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
-
-LIST_NAMES = ("board", "smt", "admin")
-ListName = Literal["board", "smt", "admin"]
-Enablement = Literal["enabled", "pending", "disabled"]
-ENABLEMENTS: tuple[str, ...] = ("enabled", "pending", "disabled")
-BLOCKING = ("pending", "disabled")
-
-# Which admin list replaces which declaration's addresses (policy "list"). The admin list
-# replaces settings.admin_emails for failure alerts. A `recipients.list` field in the
-# declarations would make this table unnecessary; until then it is the one place to edit.
-
-
-def utcnow() -> datetime:
-    """Now, in UTC (every time in the state database is UTC)."""
-    return datetime.now(UTC)
-
-
-class ReportToggle(Base):
-    """An admin's decision on one report; no row means the declaration decides alone."""
-
-    __tablename__ = "admin_report_toggles"
-
-    report: Mapped[str] = mapped_column(String(100), primary_key=True)
-    enabled: Mapped[bool] = mapped_column(Boolean)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class RecipientList(Base):
-    """One named list of addresses (``board``, ``smt``, ``admin``), in the admin's order."""
-
-    __tablename__ = "admin_lists"
-
-    name: Mapped[str] = mapped_column(String(20), primary_key=True)
-    addresses: Mapped[list[str]] = mapped_column(JSON)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class Retailer(Base):
-    """What the admin knows of one retailer (a Salesforce Account).
-
-    ``enablement`` is None until discovery or an admin decides: None counts as enabled.
-    ``name`` and ``onboarded`` are copies from the snapshot that discovery saw, kept so a
-    pending retailer can be shown even when no snapshot is at hand.
-    """
-
-    __tablename__ = "admin_retailers"
-
-    id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    name: Mapped[str | None] = mapped_column(String(255))
-    onboarded: Mapped[date | None] = mapped_column(Date)
-    enablement: Mapped[str | None] = mapped_column(String(10))
-    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
-    extras: Mapped[list[str]] = mapped_column(JSON, default=list)
-    discovery_id: Mapped[int | None] = mapped_column(Integer)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class Discovery(Base):
-    """One discovery: which snapshot it read and how many retailers it queued."""
-
-    __tablename__ = "admin_discoveries"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    as_of: Mapped[date] = mapped_column(Date)
-    source: Mapped[str] = mapped_column(Text)
-    snapshot: Mapped[str] = mapped_column(Text)
-    baseline: Mapped[bool] = mapped_column(Boolean)
-    found: Mapped[int] = mapped_column(Integer)
-
-
-class TestSend(Base):
-    """A test send job: one report, one target, one address; its progress and result."""
-
-    __tablename__ = "admin_test_sends"
-    __test__ = False  # not a pytest test class, whatever its name says
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    report: Mapped[str] = mapped_column(String(100))
-    target: Mapped[str | None] = mapped_column(String(100))
-    address: Mapped[str] = mapped_column(String(320))
-    deliver: Mapped[str] = mapped_column(String(20))
-    as_of: Mapped[date | None] = mapped_column(Date)
-    source: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(10))  # queued, running, done, failed
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    done: Mapped[int] = mapped_column(Integer, default=0)
-    total: Mapped[int | None] = mapped_column(Integer)
-    run_json: Mapped[str | None] = mapped_column(Text)
-    exit_status: Mapped[int | None] = mapped_column(Integer)
-    error: Mapped[str | None] = mapped_column(Text)
-
 
 # --- addresses -----------------------------------------------------------------------------
 
@@ -235,7 +141,7 @@ class Store:
         """
         clean = clean_addresses(extras, field="extras") if extras is not None else None
         with self.sessions.begin() as s:
-            row = s.get(Retailer, retailer_id) or _new_retailer(retailer_id)
+            row = s.get(Retailer, retailer_id) or new_retailer(retailer_id)
             if row.name is None and name:
                 row.name = name
             if clean is not None:
@@ -257,73 +163,7 @@ class Store:
             ).first()
 
 
-def _new_retailer(retailer_id: str) -> Retailer:
-    return Retailer(
-        id=retailer_id, enablement=None, opted_out=False, extras=[], updated_at=utcnow()
-    )
-
-
 # --- what the runner reads -----------------------------------------------------------------
-
-
-def _frozen_map(data: Mapping[str, tuple[str, ...]]) -> Mapping[str, tuple[str, ...]]:
-    return MappingProxyType(dict(data))
-
-
-@dataclass(frozen=True)
-class RunnerView:
-    """Everything the runner honours from the admin, read once at the start of a run.
-
-    Attributes:
-        disabled_reports: reports switched off in the admin (the declaration's own
-            ``enabled: false`` is separate, and also wins).
-        blocked_retailers: retailers pending approval or disabled: no retailer weekly.
-        opted_out: retailers that asked for no email: their message is not sent.
-        extras: retailer id → extra addresses, besides the Salesforce primary contact.
-        lists: ``board``, ``smt`` and ``admin`` → addresses; empty when unset, in which
-            case the declaration's addresses (or ``settings.admin_emails``) apply.
-    """
-
-    disabled_reports: frozenset[str] = frozenset()
-    blocked_retailers: frozenset[str] = frozenset()
-    opted_out: frozenset[str] = frozenset()
-    extras: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _frozen_map({}))
-    lists: Mapping[str, tuple[str, ...]] = field(
-        default_factory=lambda: _frozen_map(dict.fromkeys(LIST_NAMES, ()))
-    )
-
-    def report_enabled(self, report: str) -> bool:
-        """Whether the admin leaves ``report`` on."""
-        return report not in self.disabled_reports
-
-    def admins(self, configured: Sequence[str]) -> tuple[str, ...]:
-        """Who gets failure alerts: the admin list if set, else ``configured``."""
-        return tuple(self.lists.get("admin", ())) or tuple(configured)
-
-
-def runner_view(engine: Engine) -> RunnerView:
-    """Read the admin's decisions for a run, in one transaction.
-
-    Args:
-        engine: the state database, migrated to the latest revision
-            (``admin.state.upgrade`` returns such an engine).
-    """
-    with Session(engine) as s, s.begin():
-        disabled = s.scalars(select(ReportToggle.report).where(ReportToggle.enabled.is_(False)))
-        rows = list(s.scalars(select(Retailer)))
-        stored = {r.name: tuple(r.addresses) for r in s.scalars(select(RecipientList))}
-        return RunnerView(
-            disabled_reports=frozenset(disabled),
-            blocked_retailers=frozenset(r.id for r in rows if r.enablement in BLOCKING),
-            opted_out=frozenset(r.id for r in rows if r.opted_out),
-            extras=_frozen_map({r.id: tuple(r.extras) for r in rows if r.extras}),
-            lists=_frozen_map({name: stored.get(name, ()) for name in LIST_NAMES}),
-        )
-
-
-def effective_enablement(row: Retailer | None) -> str:
-    """``enabled`` / ``pending`` / ``disabled`` as the runner will see it."""
-    return (row.enablement if row is not None else None) or "enabled"
 
 
 def row_dict(row: Any) -> dict[str, Any]:

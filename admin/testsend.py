@@ -22,8 +22,9 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine, select
 
-from admin.store import Store, TestSend, utcnow
+from admin.store import Store
 from lib.errors import BroadsheetError
+from runner.state.models import TestSend, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +178,8 @@ class SubprocessLauncher:
 def work(job_id: int, settings: Any, engine: Engine) -> str:
     """Run one queued job to the end; returns its final status. Never raises."""
     from runner import schedule
-    from runner.run import RunSpec, run
+    from runner.run import run
+    from runner.spec import RunSpec
 
     store = Store(engine)
     job = get(store, job_id)
@@ -250,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    from admin.state import engine_from_env, upgrade
     from runner.settings import Settings
+    from runner.state.database import engine_from_env, upgrade
 
     settings = Settings()
     engine = upgrade(engine_from_env(settings.state_url()))

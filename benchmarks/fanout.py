@@ -11,7 +11,7 @@ b. **ours, one worker**: ``runner.run.run`` with ``workers=1``, ``deliver="none"
 c. **ours, all cores**: the same with ``workers=os.cpu_count()`` (a Dask LocalCluster).
 d. **direct-render limit**: the ``lib/`` calls of ``notebooks/retailer_weekly.ipynb``
    made directly in one process, their display outputs put into an in-memory notebook
-   and rendered by the same ``runner.render`` formats (the same nbconvert templates and
+   and rendered by the same ``runner.render.formats`` formats (the same nbconvert templates and
    Jinja macros), ``figures.json`` written: everything but the kernel and papermill.
 
 Each way runs in its own subprocess, so peak memory is that of its process tree (the sum
@@ -147,7 +147,8 @@ def _settings(outputs: Path):
 
 
 def _jobs(snapshot: Path, outputs: Path) -> list:
-    from runner.run import RunSpec, prepare
+    from runner.run import prepare
+    from runner.spec import RunSpec
 
     spec = RunSpec(report=REPORT, as_of=AS_OF, source=str(snapshot), deliver="none")
     return prepare(spec, _settings(outputs))[-1]
@@ -214,7 +215,8 @@ def phase_naive(snapshot: Path, outputs: Path, sample: int, **_: Any) -> dict[st
 
 def phase_ours(snapshot: Path, outputs: Path, workers: int, **_: Any) -> dict[str, Any]:
     """(b) and (c): the runner, warm kernels, no delivery."""
-    from runner.run import RunSpec, run
+    from runner.run import run
+    from runner.spec import RunSpec
 
     marks: dict[str, dict[int, int]] = {}
 
@@ -388,8 +390,8 @@ def phase_direct(snapshot: Path, outputs: Path, **_: Any) -> dict[str, Any]:
     from IPython.core.formatters import DisplayFormatter
 
     from lib import figures as figures_mod
-    from runner import render
     from runner.outputs import target_dir, write_json
+    from runner.render import formats as render
 
     t0 = time.perf_counter()
     jobs = _jobs(snapshot, outputs / "direct")
@@ -429,7 +431,7 @@ def phase_direct(snapshot: Path, outputs: Path, **_: Any) -> dict[str, Any]:
         if next(cells, None) is not None:
             raise SystemExit("notebooks/retailer_weekly.ipynb changed: update _direct_outputs")
         t2 = time.perf_counter()
-        # As runner.job.run_target renders an executed notebook.
+        # As runner.execution.job.run_target renders an executed notebook.
         out_dir = target_dir(job.outputs, job.report, job.folder or job.as_of, job.target_id)
         out_dir.mkdir(parents=True, exist_ok=True)
         ctx = job.render_context(out_dir)

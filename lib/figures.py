@@ -17,9 +17,7 @@ from typing import Any
 
 import nbformat
 
-FIGURES_MIME = "application/vnd.broadsheet.figures+json"
-TABLE_MIME = "application/vnd.broadsheet.table+json"
-EMAIL_MIME = "application/vnd.broadsheet.email+html"
+from lib.contract import FIGURES_MIME
 
 
 def jsonable(value: Any) -> Any:

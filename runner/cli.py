@@ -159,7 +159,7 @@ def run(report: str, scheduled: str | None, **options: Any) -> None:
     from datetime import UTC, datetime
 
     from runner import schedule
-    from runner.run import RunSpec
+    from runner.spec import RunSpec
 
     settings = _settings()
     options["source"] = options["source"] or _default_source()
@@ -202,7 +202,7 @@ def sync_cron(write: bool) -> None:
 
 
 def _run_with_progress(spec, settings):
-    from runner.fanout import ProgressReporter
+    from runner.execution.fanout import ProgressReporter
     from runner.run import run as run_report
 
     reporter = ProgressReporter(0, spec.report)
@@ -256,7 +256,7 @@ def demo(retailers: int, seed: int, as_of: date | None, workers: int | None) -> 
     from lib import periods, snapshot
     from runner import declarations
     from runner import extract as extract_mod
-    from runner.run import RunSpec
+    from runner.spec import RunSpec
 
     settings = _settings()
     as_of = as_of or periods.default_as_of()

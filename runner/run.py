@@ -11,85 +11,30 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
 
-from admin.state import engine_from_env, upgrade
-from admin.store import RunnerView, runner_view
 from lib import periods
 from lib import snapshot as snapshot_mod
 from lib.errors import InputError, NothingToDo
-from runner import declarations, execute, fanout, targets
+from runner import declarations, targets
 from runner.declarations import Declaration
-from runner.engines import ENGINE, WARM_ENGINE
-from runner.job import TargetJob, TargetResult
+from runner.execution import execute, fanout
+from runner.execution.engines import ENGINE, WARM_ENGINE
+from runner.execution.job import TargetJob, TargetResult
 from runner.outputs import run_dir, write_json
 from runner.settings import Settings
+from runner.spec import RunResult, RunSpec
+from runner.state.database import engine_from_env, upgrade
+from runner.state.view import RunnerView, runner_view
 
 log = logging.getLogger(__name__)
 
 INJECTED = ("snapshot", "as_of", "target", "windows", "cache_dir")
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """Everything that decides what a run does."""
-
-    report: str
-    as_of: date | None = None
-    source: str = "demo"
-    targets: tuple[str, ...] = ()
-    deliver: str = "outbox"
-    test_to: str | None = None
-    resend: bool = False
-    workers: int | None = None
-    scheduler: str | None = None
-    isolated: bool = False
-    retailers: int | None = None  # demo source only: size of the demo book
-
-
-@dataclass
-class RunResult:
-    """What a run did; written as ``run.json``."""
-
-    report: str
-    as_of: str
-    source: str
-    snapshot: str
-    started_at: str
-    duration: float
-    targets: list[TargetResult]
-    deliveries: list[dict[str, Any]] = field(default_factory=list)
-    skipped_recipients: list[dict[str, Any]] = field(default_factory=list)
-    api: dict[str, Any] | None = None
-    commentary: dict[str, Any] = field(default_factory=dict)
-    spec: dict[str, Any] = field(default_factory=dict)
-    path: str | None = None
-
-    @property
-    def failed(self) -> list[TargetResult]:
-        return [t for t in self.targets if t.status != "ok"]
-
-    @property
-    def exit_status(self) -> int:
-        failed_deliveries = [d for d in self.deliveries if d.get("status") == "failed"]
-        return 1 if self.failed or failed_deliveries else 0
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["targets"] = [t.to_json() for t in self.targets]
-        data["exit_status"] = self.exit_status
-        data["summary"] = {
-            "targets": len(self.targets),
-            "ok": len(self.targets) - len(self.failed),
-            "failed": len(self.failed),
-        }
-        data.pop("path", None)
-        return data
 
 
 def resolve_as_of(decl: Declaration, as_of: date | None, *, today: date | None = None) -> date:
@@ -249,7 +194,7 @@ def run(
         commentary=_commentary_usage(results),
         spec={k: (str(v) if isinstance(v, (date, Path)) else v) for k, v in asdict(spec).items()},
     )
-    from runner import delivery
+    from runner.delivery import plan as delivery
 
     delivery.deliver_run(
         decl, spec, settings, chosen, result, view, period=period_label(decl, as_of)

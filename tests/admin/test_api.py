@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from admin.store import runner_view
+from runner.state.view import runner_view
 
 LIVE = "0018d00003Zot34AAB"  # Beacon Home Store: Live in the 30-retailer demo
 

@@ -9,9 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from admin import retailers
-from admin.store import Discovery, runner_view, utcnow
 from lib import snapshot
 from runner.cli import main
+from runner.state.models import Discovery, utcnow
+from runner.state.view import runner_view
 
 ORCHARD = "0018d00003Zot5gAAB"  # onboarded 2026-11-10 in the 30-retailer demo
 CALDBECK = "0018d00003Zot9BAAR"  # onboarded 2026-10-21

@@ -7,8 +7,10 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import inspect, select, text
 
-from admin.state import Delivery, engine_from_env, upgrade
-from admin.store import AddressError, RunnerView, Store, clean_addresses, runner_view
+from admin.store import AddressError, Store, clean_addresses
+from runner.state.database import engine_from_env, upgrade
+from runner.state.models import Delivery
+from runner.state.view import RunnerView, runner_view
 
 
 @pytest.fixture

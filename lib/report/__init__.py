@@ -1,0 +1,83 @@
+"""Assemble one report target's figures: scope the data, compute, list the pipeline.
+
+Notebooks call these so they stay thin: load → scope → figures → display. Scoping happens
+*before* anything is computed, so a retailer's figures cannot hold another retailer's data.
+Run interactively with empty parameters, the helpers choose the defaults an analyst wants
+(yesterday, the demo snapshot, the first target).
+"""
+
+from lib.report.assemble import (
+    DEMO_OUTPUTS,
+    Target,
+    bdm_target,
+    figures,
+    inactive_retailers,
+    names,
+    open_snapshot,
+    period_series,
+    pipeline,
+    pipeline_notes,
+    portfolio_retailers,
+    retailer_target,
+    scope,
+    volume_drops,
+    windows,
+)
+from lib.report.board import (
+    ageing_series,
+    comparison_notes,
+    comparison_series,
+    entity_series,
+    is_empty_month,
+    month_key,
+    month_label,
+    month_windows,
+    monthly_trend,
+    named_facts,
+    names_note,
+    pipeline_ageing,
+    ranked,
+    rates_note,
+    split_bridge,
+    split_series,
+    top_entries,
+    trend_series,
+    trend_split,
+)
+
+__all__ = [
+    "DEMO_OUTPUTS",
+    "Target",
+    "ageing_series",
+    "bdm_target",
+    "comparison_notes",
+    "comparison_series",
+    "entity_series",
+    "figures",
+    "inactive_retailers",
+    "is_empty_month",
+    "month_key",
+    "month_label",
+    "month_windows",
+    "monthly_trend",
+    "named_facts",
+    "names",
+    "names_note",
+    "open_snapshot",
+    "period_series",
+    "pipeline",
+    "pipeline_ageing",
+    "pipeline_notes",
+    "portfolio_retailers",
+    "ranked",
+    "rates_note",
+    "retailer_target",
+    "scope",
+    "split_bridge",
+    "split_series",
+    "top_entries",
+    "trend_series",
+    "trend_split",
+    "volume_drops",
+    "windows",
+]

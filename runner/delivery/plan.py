@@ -1,0 +1,152 @@
+"""Hand a run's rendered outputs to delivery: recipients, envelopes, transport, alert.
+
+The recipient policy of a declaration decides who gets each target's message; invalid or
+missing addresses are skipped and reported in ``run.json``, never a crash. Delivery goes
+through the ledger, so a rerun never sends twice (``--resend`` overrides).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runner.delivery.alert import delivery_failures, send_alert
+from runner.delivery.ledger import Ledger
+from runner.delivery.message import Envelope, default_sender
+from runner.delivery.recipients import valid_addresses
+from runner.delivery.send import TRANSPORTS, deliver, make_transport, register_builtin_transports
+from runner.delivery.transports.outbox import OutboxTransport
+from runner.outputs import run_dir
+
+if TYPE_CHECKING:
+    from runner.declarations import Declaration
+    from runner.settings import Settings
+    from runner.spec import RunResult, RunSpec
+    from runner.state.view import RunnerView
+    from runner.targets import Target
+
+log = logging.getLogger(__name__)
+
+
+def recipients_for(decl: Declaration, target: Target, view: RunnerView) -> list[str | None]:
+    """The candidate addresses of one target under the declaration's policy.
+
+    ``retailer_contact``: the Salesforce primary contact plus the extras set in admin;
+    ``bdm``: the BDM's own address; ``list``: the admin list the declaration names, or the
+    declaration's own addresses while that list is unset.
+    """
+    policy = decl.recipients.policy
+    if policy == "retailer_contact":
+        return [target.email, *view.extras.get(target.id, ())]
+    if policy == "bdm":
+        return [target.email]
+    admin_list = view.lists.get(decl.recipients.list, ()) if decl.recipients.list else ()
+    return list(admin_list or decl.recipients.addresses)
+
+
+def envelope_for(
+    decl: Declaration,
+    target: Target,
+    result_files: Sequence[str],
+    recipients: Sequence[str],
+    *,
+    as_of: date,
+    period: str,
+    sender: str,
+) -> Envelope:
+    """The message of one target, built from the files its render wrote."""
+    files = {Path(f).name: Path(f) for f in result_files}
+    attachments = tuple(files[n] for n in ("report.html", "report.docx") if n in files)
+    return Envelope(
+        report=decl.name,
+        as_of=as_of,
+        target_id=target.id,
+        target_name=target.name,
+        subject=decl.subject.format(
+            title=decl.title, target_name=target.name, as_of=as_of.isoformat(), period=period
+        ),
+        recipients=tuple(recipients),
+        sender=sender,
+        html=files["email.html"],
+        text=files.get("email.txt"),
+        attachments=attachments,
+    )
+
+
+def _transport(name: str, settings: Settings):
+    # The outbox lives under the run's outputs directory, whatever the environment says.
+    if name == "outbox":
+        return OutboxTransport(settings.outputs / "outbox")
+    return make_transport(name)
+
+
+def deliver_run(
+    decl: Declaration,
+    spec: RunSpec,
+    settings: Settings,
+    chosen: Sequence[Target],
+    result: RunResult,
+    view: RunnerView,
+    *,
+    period: str,
+) -> None:
+    """Deliver every successful target's message, then alert the admins of any failure.
+
+    Results land in ``result.deliveries`` and ``result.skipped_recipients``.
+    """
+    as_of = date.fromisoformat(result.as_of)
+    failures: list[dict[str, Any]] = [
+        {"target": t.id, "name": t.name, **(t.error or {})} for t in result.failed
+    ]
+    if spec.deliver == "none":
+        return
+    if not TRANSPORTS.names():
+        register_builtin_transports()
+    transport = _transport(spec.deliver, settings)
+    sender = default_sender(spec.deliver)
+    by_id = {t.id: t for t in chosen}
+    envelopes = []
+    for outcome in result.targets:
+        if outcome.status != "ok" or "email_html" not in decl.outputs:
+            continue
+        target = by_id[outcome.id]
+        if spec.test_to:
+            valid, skipped = valid_addresses([spec.test_to])
+        elif decl.fan_out == "retailer" and target.id in view.opted_out:
+            result.skipped_recipients.append(
+                {
+                    "target": target.id,
+                    "name": target.name,
+                    "address": None,
+                    "reason": "opted out in admin",
+                }
+            )
+            continue
+        else:
+            valid, skipped = valid_addresses(recipients_for(decl, target, view))
+        for s in skipped:
+            result.skipped_recipients.append({"target": target.id, "name": target.name, **s})
+        if not valid:
+            log.warning("%s: no valid recipient for %s (%s)", decl.name, target.id, target.name)
+            continue
+        env = envelope_for(
+            decl, target, outcome.files, valid, as_of=as_of, period=period, sender=sender
+        )
+        envelopes.append(env.for_test(spec.test_to) if spec.test_to else env)
+    ledger = Ledger.from_env(settings.state_url())
+    result.deliveries = deliver(envelopes, transport, ledger=ledger, resend=spec.resend)
+    failures += delivery_failures(result.deliveries)
+    if failures and not spec.test_to:
+        alerts = send_alert(
+            failures,
+            report=decl.name,
+            as_of=as_of,
+            admins=view.admins(settings.admin_emails),
+            transport=_transport(spec.deliver, settings),
+            sender=sender,
+            run_dir=run_dir(settings.outputs, decl.name, result.as_of),
+        )
+        result.deliveries += alerts

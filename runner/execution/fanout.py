@@ -1,0 +1,161 @@
+"""Fan the targets of a run out over Dask workers, with progress.
+
+A ``LocalCluster`` of one single-threaded worker process per core by default, or an
+existing cluster given by ``--scheduler tcp://HOST:PORT`` whose workers reach the
+snapshot and outputs through a shared path. One worker, no scheduler: targets run in
+this process, which is what a small run or a debugging session wants.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from runner.execution.engines import WarmEngine
+from runner.execution.job import TargetJob, TargetResult, run_target
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[TargetResult, int, int], None]
+
+
+def default_workers() -> int:
+    """One worker per core (kernels are single-threaded and CPU bound)."""
+    return max(
+        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
+
+
+def run_all(
+    jobs: Sequence[TargetJob],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+) -> list[TargetResult]:
+    """Run every job; results in the order of ``jobs``. One failure never stops the rest."""
+    if not jobs:
+        return []
+    workers = workers or default_workers()
+    if scheduler is None and (workers == 1 or len(jobs) == 1):
+        results = []
+        try:
+            for i, job in enumerate(jobs, 1):
+                result = run_target(job)
+                results.append(result)
+                if progress:
+                    progress(result, i, len(jobs))
+        finally:
+            WarmEngine.discard()
+        return results
+    return _run_dask(jobs, workers=workers, scheduler=scheduler, progress=progress)
+
+
+def _run_dask(
+    jobs: Sequence[TargetJob], *, workers: int, scheduler: str | None, progress: Progress | None
+) -> list[TargetResult]:
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    # distributed configures its own loggers at import; a run's log is about targets.
+    logging.getLogger("distributed").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler, timeout="30s")
+    else:
+        cluster = LocalCluster(
+            n_workers=min(workers, len(jobs)),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.WARNING,
+        )
+        client = Client(cluster)
+    try:
+        futures = {
+            # pure=False: a rerun must execute again, never reuse a cached result.
+            client.submit(
+                run_target, job, pure=False, key=f"target-{job.target_id}-{time.monotonic_ns()}"
+            ): i
+            for i, job in enumerate(jobs)
+        }
+        results: list[TargetResult | None] = [None] * len(jobs)
+        for done, future in enumerate(as_completed(futures), 1):
+            i = futures[future]
+            try:
+                result = future.result()
+            except Exception as err:  # noqa: BLE001 - a lost worker fails its target only
+                job = jobs[i]
+                result = TargetResult(
+                    id=job.target_id,
+                    name=job.target_name,
+                    kind=job.target_kind,
+                    status="failed",
+                    duration=0.0,
+                    error={
+                        "cell": None,
+                        "ename": type(err).__name__,
+                        "evalue": str(err),
+                        "message": f"worker failed: {type(err).__name__}: {err}",
+                        "notebook": None,
+                    },
+                )
+            results[i] = result
+            if progress:
+                progress(result, done, len(jobs))
+        return [r for r in results if r is not None]
+    finally:
+        # Warm kernels are children of the workers: stop them before the workers go.
+        try:
+            client.run(WarmEngine.discard)
+        except Exception:  # noqa: BLE001 - a worker that is already gone has no kernels
+            log.debug("could not reach every worker to stop its kernels")
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+class ProgressReporter:
+    """A progress bar on a terminal; plain log lines when not a TTY (cron)."""
+
+    def __init__(self, total: int, label: str, *, stream=None) -> None:
+        self.stream = stream or sys.stderr
+        self.total = total
+        self.label = label
+        self.failed = 0
+        self.started = time.monotonic()
+        self.bar = None
+        if self.stream.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=label, unit="target", file=self.stream)
+
+    def __call__(self, result: TargetResult, done: int, total: int) -> None:
+        if result.status != "ok":
+            self.failed += 1
+        if self.bar is not None:
+            if self.bar.total != total:  # the CLI learns the target count from the first result
+                self.bar.total = total
+            self.bar.set_postfix(failed=self.failed)
+            self.bar.update(1)
+            return
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / done * (total - done) if done else 0.0
+        log.info(
+            "%s: %d/%d done, %d failed, ETA %.0fs — %s %s (%.1fs)",
+            self.label,
+            done,
+            total,
+            self.failed,
+            eta,
+            result.id,
+            result.status,
+            result.duration,
+        )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

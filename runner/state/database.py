@@ -1,0 +1,116 @@
+"""The state database: its engine and its migrations (the tables are in ``models``).
+
+SQLite at ``<outputs>/state.db`` unless ``BROADSHEET_DB_URL`` names another database.
+The schema is owned by Alembic revisions in ``runner/state/migrations/``; :func:`upgrade` applies
+them in code, so there is no ``alembic.ini`` to keep in step. To add a table, declare the
+model on :class:`Base` here (or in a module imported by ``admin/migrations/env.py``), then
+write the next revision, e.g.::
+
+    from alembic import command
+    from runner.state.database import alembic_config
+    command.revision(alembic_config("sqlite:///scratch.db"), "admin tables", autogenerate=True)
+
+(against a scratch database upgraded to head, so autogenerate sees only the new table).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from filelock import FileLock
+from sqlalchemy import (
+    Engine,
+    create_engine,
+    event,
+    make_url,
+)
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def outputs_dir() -> Path:
+    """The outputs directory: ``BROADSHEET_OUTPUTS`` or ``outputs``."""
+    return Path(os.environ.get("BROADSHEET_OUTPUTS") or "outputs")
+
+
+def database_url() -> str:
+    """``BROADSHEET_DB_URL``, or a SQLite file ``<outputs>/state.db`` (absolute path)."""
+    return os.environ.get("BROADSHEET_DB_URL") or (
+        f"sqlite:///{(outputs_dir() / 'state.db').resolve()}"
+    )
+
+
+def engine_from_env(url: str | None = None) -> Engine:
+    """An engine for ``url`` (default :func:`database_url`).
+
+    SQLite files get their directory created, a 30 s busy timeout (the runner, cron and
+    the admin share the file) and write-ahead logging so readers never block the runner.
+    """
+    url = url or database_url()
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
+
+
+def alembic_config(engine_or_url: Engine | str | None = None) -> Config:
+    """An Alembic ``Config`` built in code: our script location and, if given, the URL."""
+    # Imported here: Alembic costs most of a second, and reading the models needs none of it.
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if isinstance(engine_or_url, Engine):
+        engine_or_url = engine_or_url.url.render_as_string(hide_password=False)
+    if engine_or_url:
+        # ConfigParser interpolates '%', which URL-encoded passwords contain.
+        cfg.set_main_option("sqlalchemy.url", engine_or_url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(engine_or_url: Engine | str | None = None, revision: str = "head") -> Engine:
+    """Apply the migrations up to ``revision`` and return the engine.
+
+    Safe to call on every start: an up-to-date database is left alone. For a SQLite file
+    a lock next to it serialises the first creation, which two cron jobs starting at the
+    same minute would otherwise race.
+
+    Args:
+        engine_or_url: an engine, a SQLAlchemy URL, or None for :func:`engine_from_env`.
+        revision: the Alembic revision to reach.
+    """
+    from alembic import command
+
+    engine = engine_or_url if isinstance(engine_or_url, Engine) else engine_from_env(engine_or_url)
+    cfg = alembic_config()
+    database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    lock = FileLock(f"{database}.migrate.lock") if database and database != ":memory:" else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, revision)
+    finally:
+        if lock is not None:
+            lock.release()
+    return engine

@@ -1,0 +1,37 @@
+"""Who receives each target's message, under each recipient policy and the admin's lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runner.declarations import load
+from runner.delivery.plan import recipients_for
+from runner.state.view import RunnerView
+from runner.targets import Target
+
+PARAMETERS = Path(__file__).resolve().parents[3] / "parameters"
+
+
+def test_policies():
+    retailer = Target("retailer", "001A", "Harbour & Sons", "owner@harbour.example")
+    bdm = Target("bdm", "005B", "Ada Lovelace", "ada@larkspur.example")
+    view = RunnerView(
+        extras={"001A": ("finance@harbour.example",)},
+        lists={"board": (), "smt": ("cfo@x.example",), "admin": ()},
+    )
+    assert recipients_for(load(PARAMETERS / "retailer_weekly.yaml"), retailer, view) == [
+        "owner@harbour.example",
+        "finance@harbour.example",
+    ]
+    assert recipients_for(load(PARAMETERS / "bdm_portfolio.yaml"), bdm, view) == [
+        "ada@larkspur.example"
+    ]
+    # The admin's SMT list replaces the declared one; the unset board list falls back to it.
+    everyone = Target("none", "all", "All retailers")
+    assert recipients_for(load(PARAMETERS / "smt_dashboard.yaml"), everyone, view) == [
+        "cfo@x.example"
+    ]
+    assert recipients_for(load(PARAMETERS / "board_pack.yaml"), everyone, view) == [
+        "board@larkspur-finance.example",
+        "company.secretary@larkspur-finance.example",
+    ]
