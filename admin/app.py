@@ -30,7 +30,7 @@ from lib.errors import (
     SourceError,
     UnknownNameError,
 )
-from runner.state.database import engine_from_env, upgrade
+from runner.state.database import engine_for, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def create_app(
     """The admin app.
 
     Args:
-        settings: ``runner.settings.Settings`` (outputs, parameters, state database).
+        settings: ``lib.settings.Settings`` (outputs, parameters, state database).
         admin_key: ``BROADSHEET_ADMIN_KEY``; without one the app refuses to exist.
         engine: the state database; default ``settings.state_url()``. Migrated on start.
         source: where test sends and discovery read data: ``demo``, ``salesforce`` or a
@@ -59,7 +59,7 @@ def create_app(
         ConfigError: no admin key.
     """
     auth = Auth(admin_key or "", throttle=throttle)  # first: no key, no app
-    engine = upgrade(engine or engine_from_env(settings.state_url()))
+    engine = upgrade(engine or engine_for(settings.state_url()))
     app = FastAPI(
         title="Broadsheet admin",
         version="1",

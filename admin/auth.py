@@ -62,19 +62,6 @@ def check_key(key: str | None) -> str:
     return key
 
 
-def key_from_env() -> str | None:
-    """``BROADSHEET_ADMIN_KEY`` from the environment, else from ``.env`` (read, not loaded)."""
-    import os
-
-    from dotenv import dotenv_values, find_dotenv
-
-    key = os.environ.get(KEY_ENV)
-    if not key or not key.strip():
-        path = find_dotenv(usecwd=True)
-        key = dotenv_values(path).get(KEY_ENV) if path else None
-    return key.strip() if key and key.strip() else None
-
-
 class Throttle:
     """Per-client exponential back-off after repeated failures.
 

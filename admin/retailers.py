@@ -216,7 +216,7 @@ def run_discovery(
     """Discovery end to end, as ``broadsheet discover`` and the dashboard run it.
 
     Args:
-        settings: ``runner.settings.Settings``.
+        settings: ``lib.settings.Settings``.
         source: ``demo``, ``salesforce`` or a snapshot directory.
         as_of: the data's last day; default yesterday in London.
         store: the admin's state; default the settings' database, migrated.
@@ -225,8 +225,8 @@ def run_discovery(
         InputError: ``as_of`` is in the future, or the source is unknown.
     """
     from lib import periods
-    from runner.state.database import engine_from_env, upgrade
+    from runner.state.database import engine_for, upgrade
 
     as_of = periods.check_as_of(as_of or periods.default_as_of())
-    store = store or Store(upgrade(engine_from_env(settings.state_url())))
+    store = store or Store(upgrade(engine_for(settings.state_url())))
     return discover(store, fresh_snapshot(settings, source, as_of), source=source)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import subprocess
 import sys
 import threading
@@ -114,7 +113,7 @@ class SubprocessLauncher:
     """Runs each job in ``python -m admin.testsend`` with the admin's settings.
 
     The child gets the settings through the environment (``BROADSHEET_*``, which
-    ``runner.settings.Settings`` reads), never on its command line, where ``ps`` would
+    ``lib.settings.Settings`` reads), never on its command line, where ``ps`` would
     show a database password. Its log goes to ``<outputs>/logs/test-send-<id>.log``. A
     thread waits for it and marks the job failed if the child died without saying so.
     """
@@ -127,7 +126,7 @@ class SubprocessLauncher:
         """The worker's environment: ours, with the admin's settings as ``BROADSHEET_*``."""
         s = self.settings
         return {
-            **os.environ,
+            **s.environment(),
             "BROADSHEET_OUTPUTS": str(Path(s.outputs).resolve()),
             "BROADSHEET_PARAMETERS_DIR": str(Path(s.parameters_dir).resolve()),
             "BROADSHEET_NOTEBOOKS_DIR": str(Path(s.notebooks_dir).resolve()),
@@ -252,11 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    from runner.settings import Settings
-    from runner.state.database import engine_from_env, upgrade
+    from lib import settings as settings_tree
+    from runner.state.database import engine_for, upgrade
 
-    settings = Settings()
-    engine = upgrade(engine_from_env(settings.state_url()))
+    settings = settings_tree.load()
+    engine = upgrade(engine_for(settings.state_url()))
     return 0 if work(args.job_id, settings, engine) == "done" else 1
 
 

@@ -36,6 +36,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lib import demo, salesforce, snapshot  # noqa: E402
+from lib.settings import load as load_settings
 from tests.standins.salesforce import SalesforceStandin  # noqa: E402
 
 MONDAY = date(2026, 11, 23)
@@ -64,7 +65,7 @@ def measure(tables: dict[str, pd.DataFrame], workdir: Path) -> dict[str, int]:
     out: dict[str, int] = {}
     with SalesforceStandin(tables) as standin:
         os.environ.update(standin.env())
-        settings = salesforce.Settings.from_env(env_file=None)
+        settings = load_settings(env_file=None).salesforce
         full, api = salesforce.extract_tables(settings, as_of=AS_OF, full=True)
         assert api["calls"] == standin.calls
         out["full"] = api["calls"]

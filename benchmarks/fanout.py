@@ -141,7 +141,7 @@ class PeakSampler:
 
 
 def _settings(outputs: Path):
-    from runner.settings import Settings
+    from lib.settings import Settings
 
     return Settings(outputs=outputs)
 

@@ -12,11 +12,14 @@ import logging
 import sys
 from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from lib.errors import BroadsheetError, NothingToDo
+
+if TYPE_CHECKING:
+    from lib.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,10 +47,11 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date
         raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _settings():
-    from runner.settings import Settings
+def _settings() -> Settings:
+    """The settings tree, read once per command from the environment and ./.env."""
+    from lib import settings
 
-    return Settings()
+    return settings.load()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -131,16 +135,9 @@ def _run_options(func: F) -> F:
     return func
 
 
-def _default_source() -> str:
-    """``salesforce`` when Salesforce credentials are set (environment or ``.env``), else ``demo``."""
-    import os
-
-    from dotenv import dotenv_values, find_dotenv
-
-    dotenv_path = find_dotenv(usecwd=True)
-    env = {**(dotenv_values(dotenv_path) if dotenv_path else {}), **os.environ}
-    configured = env.get("SALESFORCE_INSTANCE_URL") or env.get("SALESFORCE_USERNAME")
-    return "salesforce" if configured else "demo"
+def _default_source(settings: Settings) -> str:
+    """``salesforce`` when Salesforce sign-in is configured (environment or ``.env``), else ``demo``."""
+    return "salesforce" if settings.salesforce.configured else "demo"
 
 
 @main.command()
@@ -162,7 +159,7 @@ def run(report: str, scheduled: str | None, **options: Any) -> None:
     from runner.spec import RunSpec
 
     settings = _settings()
-    options["source"] = options["source"] or _default_source()
+    options["source"] = options["source"] or _default_source(settings)
     if scheduled and not schedule.should_run(scheduled, datetime.now(UTC)):
         logging.getLogger(__name__).info("%s: %r is not due now; nothing to do", report, scheduled)
         sys.exit(0)
@@ -180,9 +177,9 @@ def run(report: str, scheduled: str | None, **options: Any) -> None:
 @handle_errors
 def sync_cron(write: bool) -> None:
     """Print (or install) the crontab block generated from the declared schedules."""
+    from lib.settings import ROOT
     from runner import declarations, schedule
     from runner.run import admin_view
-    from runner.settings import ROOT
 
     settings = _settings()
     registry = declarations.discover(settings.parameters_dir)
@@ -338,6 +335,7 @@ def extract(
     from lib import periods
     from runner.extract import extract as extract_snapshot
 
+    settings = _settings()
     as_of = as_of or periods.default_as_of()
     out_dir = Path(out) if out else None
     path = extract_snapshot(
@@ -346,8 +344,9 @@ def extract(
         out_dir,
         retailers=retailers,
         seed=seed,
-        outputs=_settings().outputs,
+        outputs=settings.outputs,
         full=full,
+        salesforce=settings.salesforce,
     )
     click.echo(str(path))
 
@@ -370,9 +369,10 @@ def extract(
 def admin_command(host: str, port: int, source: str | None) -> None:
     """Serve the admin dashboard and its JSON API (needs BROADSHEET_ADMIN_KEY)."""
     from admin.app import serve
-    from admin.auth import key_from_env
 
-    serve(_settings(), key_from_env(), host=host, port=port, source=source or _default_source())
+    settings = _settings()
+    key = settings.admin.key.get_secret_value() if settings.admin.key else None
+    serve(settings, key, host=host, port=port, source=source or _default_source(settings))
 
 
 @main.command("discover")
@@ -387,7 +387,8 @@ def discover_command(source: str | None, as_of: date | None) -> None:
     """Find retailers onboarded since the last discovery and queue them in admin as pending."""
     from admin.retailers import run_discovery
 
-    discovery, new = run_discovery(_settings(), source or _default_source(), as_of)
+    settings = _settings()
+    discovery, new = run_discovery(settings, source or _default_source(settings), as_of)
     kind = (
         "baseline: every onboarded retailer seen is enabled"
         if discovery.baseline

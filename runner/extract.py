@@ -8,7 +8,8 @@ from datetime import date
 from pathlib import Path
 
 from lib import demo, periods, snapshot
-from lib.errors import InputError
+from lib.errors import ConfigError, InputError
+from lib.settings import SalesforceSection, Settings
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ def extract(
     seed: int = 7,
     outputs: Path | None = None,
     full: bool = False,
+    salesforce: SalesforceSection | None = None,
 ) -> Path:
     """Extract a snapshot of ``source`` up to the end of ``as_of`` and write it.
 
@@ -38,6 +40,7 @@ def extract(
             ``BROADSHEET_OUTPUTS`` setting (``outputs/``).
         full: Salesforce only: read every application even when an earlier snapshot
             allows an incremental refresh.
+        salesforce: Salesforce only: the ``salesforce`` section of the settings.
 
     Returns:
         The snapshot directory (absolute).
@@ -56,9 +59,7 @@ def extract(
         )
     if out is None:
         if outputs is None:
-            from runner.settings import Settings
-
-            outputs = Settings().outputs
+            outputs = Settings.model_fields["outputs"].default
         out = snapshot.default_dir(outputs, source, as_of)
     snapshot.check_out_dir(out)  # before minutes of extraction, not after
     started = time.perf_counter()
@@ -66,7 +67,9 @@ def extract(
         # Incremental against the latest earlier snapshot beside this one (the default
         # layout keeps them side by side), unless --full.
         root = snapshot.default_dir(outputs, source, as_of).parent if outputs else out.parent
-        path = _extract_salesforce(as_of, out, root, full=full)
+        if salesforce is None:
+            raise ConfigError("no Salesforce settings were given to the extraction")
+        path = _extract_salesforce(as_of, out, root, full=full, settings=salesforce)
         log.info("extracted %s snapshot in %.1f s", source, time.perf_counter() - started)
         return path
     tables = demo.generate(as_of=as_of, retailers=retailers, seed=seed)
@@ -81,7 +84,9 @@ def extract(
     return path
 
 
-def _extract_salesforce(as_of: date, out: Path, root: Path, *, full: bool) -> Path:
+def _extract_salesforce(
+    as_of: date, out: Path, root: Path, *, full: bool, settings: SalesforceSection
+) -> Path:
     """Salesforce → snapshot, with the API usage recorded in the manifest (``api``).
 
     Raises:
@@ -90,7 +95,6 @@ def _extract_salesforce(as_of: date, out: Path, root: Path, *, full: bool) -> Pa
     """
     from lib import salesforce
 
-    settings = salesforce.Settings.from_env()
     previous = None if full else salesforce.previous_snapshot(root, as_of)
     tables, api = salesforce.extract_tables(settings, as_of=as_of, previous=previous, full=full)
     return snapshot.write(tables, out, source="salesforce", as_of=as_of, extra={"api": api})

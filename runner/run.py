@@ -21,15 +21,15 @@ from filelock import FileLock
 from lib import periods
 from lib import snapshot as snapshot_mod
 from lib.errors import InputError, NothingToDo
+from lib.settings import Settings
 from runner import declarations, targets
 from runner.declarations import Declaration
 from runner.execution import execute, fanout
 from runner.execution.engines import ENGINE, WARM_ENGINE
 from runner.execution.job import TargetJob, TargetResult
 from runner.outputs import run_dir, write_json
-from runner.settings import Settings
 from runner.spec import RunResult, RunSpec
-from runner.state.database import engine_from_env, upgrade
+from runner.state.database import engine_for, upgrade
 from runner.state.view import RunnerView, runner_view
 
 log = logging.getLogger(__name__)
@@ -81,12 +81,12 @@ def snapshot_for(
             log.info("reusing snapshot %s", out)
             return out
         kwargs = {"retailers": retailers} if retailers and source == "demo" else {}
-        return extract.extract(source, as_of, out, **kwargs)
+        return extract.extract(source, as_of, out, salesforce=settings.salesforce, **kwargs)
 
 
 def admin_view(settings: Settings) -> RunnerView:
     """The admin dashboard's toggles, recipients and opt-outs, as the runner honours them."""
-    return runner_view(upgrade(engine_from_env(settings.state_url())))
+    return runner_view(upgrade(engine_for(settings.state_url())))
 
 
 def run_folder(spec: RunSpec, as_of: date) -> str:

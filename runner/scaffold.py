@@ -14,7 +14,7 @@ import nbformat
 from nbformat import v4
 
 from lib.errors import ConfigError, InputError
-from runner.settings import Settings
+from lib.settings import Settings
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 

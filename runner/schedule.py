@@ -301,7 +301,7 @@ def crontab_block(
         declarations: the reports (``.name``, ``.schedule``, ``.enabled``).
         root: the project directory; jobs run there so ``.env`` is found.
         broadsheet: the command; default ``<root>/.venv/bin/broadsheet``.
-        outputs: the outputs directory; default ``BROADSHEET_OUTPUTS`` or ``<root>/outputs``.
+        outputs: the outputs directory (``Settings.outputs``); default ``<root>/outputs``.
             Cron output is appended to ``<outputs>/logs/<report>.log``.
         zone: cron's zone; default :func:`system_zone`.
         start: the first day of the year the timings cover; default today.
@@ -311,7 +311,7 @@ def crontab_block(
     """
     root = Path(root).resolve()
     command = str(broadsheet or root / ".venv" / "bin" / "broadsheet")
-    out = outputs or Path(os.environ.get("BROADSHEET_OUTPUTS") or "outputs")
+    out = Path(outputs) if outputs else Path("outputs")
     logs = (out if out.is_absolute() else root / out) / "logs"
     zone = zone or system_zone()
     lines = [

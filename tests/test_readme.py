@@ -6,8 +6,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from lib.settings import Settings
 from runner.cli import main
-from runner.settings import Settings
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 

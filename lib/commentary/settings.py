@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dotenv import dotenv_values, find_dotenv
-
+from lib import settings as tree
 from lib.errors import ConfigError
 
-DEFAULT_MODEL = "claude-sonnet-4-5"
+DEFAULT_MODEL = tree.DEFAULT_COMMENTARY_MODEL
 
 
 @dataclass(frozen=True)
@@ -59,28 +57,25 @@ class Settings:
 
     @classmethod
     def from_env(cls, cache_dir: Path | str | None = None) -> Settings:
-        """Settings from ``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL`` and
-        ``BROADSHEET_COMMENTARY_MODEL``.
+        """Settings from the ``anthropic`` section of the settings tree.
 
-        The environment wins over a ``.env`` file (found from the working directory
-        upwards); ``.env`` is read, never loaded into the environment. Blank values count
-        as unset.
+        ``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL`` and ``BROADSHEET_COMMENTARY_MODEL``,
+        from the environment or the working directory's ``.env`` (``lib.settings.load``:
+        a notebook's kernel is an entry point of its own, so it reads them there).
 
         Args:
             cache_dir: The reply cache and request-slot directory, or None.
         """
-        dotenv_path = find_dotenv(usecwd=True)
-        from_file = dotenv_values(dotenv_path) if dotenv_path else {}
+        return cls.from_section(tree.load().anthropic, cache_dir)
 
-        def get(name: str) -> str | None:
-            raw = os.environ.get(name)
-            if raw is None or not raw.strip():
-                raw = from_file.get(name)
-            return raw.strip() if raw and raw.strip() else None
-
+    @classmethod
+    def from_section(
+        cls, section: tree.AnthropicSection, cache_dir: Path | str | None = None
+    ) -> Settings:
+        """Settings from an already read ``anthropic`` section."""
         return cls(
-            api_key=get("ANTHROPIC_API_KEY"),
-            base_url=get("ANTHROPIC_BASE_URL"),
-            model=get("BROADSHEET_COMMENTARY_MODEL") or DEFAULT_MODEL,
+            api_key=section.api_key.get_secret_value().strip() or None if section.api_key else None,
+            base_url=(section.base_url or "").strip() or None,
+            model=(section.model or "").strip() or DEFAULT_MODEL,
             cache_dir=Path(cache_dir) if cache_dir is not None else None,
         )

@@ -12,7 +12,7 @@ are held as ``SecretStr`` and never logged.
 
 Typical use (what ``runner/extract.py`` does for ``--source salesforce``)::
 
-    settings = Settings.from_env()                     # ConfigError names what is missing
+    settings = lib.settings.load().salesforce          # the entry point reads it once
     root = snapshot.default_dir(outputs, "salesforce", as_of).parent
     previous = None if full else previous_snapshot(root, as_of)
     tables, api = extract_tables(settings, as_of=as_of, previous=previous, full=full)
@@ -37,18 +37,15 @@ from lib.salesforce.extract import (
     soql,
 )
 from lib.salesforce.schema import PICKLISTS, TABLES
-from lib.salesforce.settings import DEFAULT_API_VERSION, Settings
 
 __all__ = [
     "BATCH_SIZE",
     "Client",
-    "DEFAULT_API_VERSION",
     "LATER_EVENTS",
     "OVERLAP",
     "PICKLISTS",
     "RetryPolicy",
     "SOURCE",
-    "Settings",
     "TABLES",
     "USAGE_WARNING",
     "connect",

@@ -30,7 +30,7 @@ from tenacity import (
 )
 
 from lib.errors import SourceError
-from lib.salesforce.settings import Settings
+from lib.settings import SalesforceSection as Settings
 
 log = logging.getLogger(__name__)
 
@@ -312,6 +312,8 @@ def connect(settings: Settings, policy: RetryPolicy | None = None) -> Client:
     """Open a session: the access token if given, else a SOAP login.
 
     Raises:
+        ConfigError: nothing configured, or a half-configured method, naming the variables.
         SourceError: the login was refused or the login host unreachable.
     """
+    settings.check()
     return Client(settings, policy)

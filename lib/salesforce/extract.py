@@ -12,7 +12,7 @@ are held as ``SecretStr`` and never logged.
 
 Typical use (what ``runner/extract.py`` does for ``--source salesforce``)::
 
-    settings = Settings.from_env()                     # ConfigError names what is missing
+    settings = lib.settings.load().salesforce          # the entry point reads it once
     root = snapshot.default_dir(outputs, "salesforce", as_of).parent
     previous = None if full else previous_snapshot(root, as_of)
     tables, api = extract_tables(settings, as_of=as_of, previous=previous, full=full)
@@ -39,7 +39,7 @@ from lib.errors import SnapshotError, SourceError
 from lib.periods import LONDON
 from lib.salesforce.client import Client, InvalidField, RetryPolicy, connect
 from lib.salesforce.schema import TABLES, missing_message, to_frame, warn_picklists
-from lib.salesforce.settings import Settings
+from lib.settings import SalesforceSection as Settings
 
 log = logging.getLogger(__name__)
 

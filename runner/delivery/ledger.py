@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from runner.state.database import engine_from_env, upgrade
+from runner.state.database import engine_for, upgrade
 from runner.state.models import Delivery
 
 SENDING, SENT, FAILED, UNCERTAIN = "sending", "sent", "failed", "uncertain"
@@ -43,9 +43,9 @@ class Ledger:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def from_env(cls, url: str | None = None) -> Ledger:
-        """The ledger of ``url`` (default the environment's), migrated to the latest schema."""
-        return cls(upgrade(engine_from_env(url)))
+    def open(cls, url: str) -> Ledger:
+        """The ledger of the database at ``url``, migrated to the latest schema."""
+        return cls(upgrade(engine_for(url)))
 
     def rows(self, report: str, as_of: date, target: str) -> dict[str, Delivery]:
         """The rows of one target, by (normalised) recipient."""

@@ -18,7 +18,6 @@ message itself (:func:`message_parts`), so what is sent is exactly what was buil
 from __future__ import annotations
 
 import mimetypes
-import os
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -30,6 +29,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from lib.errors import DeliveryError
+from lib.settings import Settings
 from runner.render.plaintext import html_to_text
 
 TEST_PREFIX = "[TEST] "
@@ -109,17 +109,15 @@ class Parts:
     attachments: list[Part]
 
 
-def default_sender(transport: str | None = None) -> str:
-    """The From address of the environment.
+def default_sender(settings: Settings, transport: str | None = None) -> str:
+    """The From address.
 
     Graph sends as the mailbox its app registration may use, so ``GRAPH_SENDER`` comes
     first for it; every other transport prefers ``MAIL_FROM``.
     """
-    order = ("GRAPH_SENDER", "MAIL_FROM") if transport == "graph" else ("MAIL_FROM", "GRAPH_SENDER")
-    for name in order:
-        if os.environ.get(name):
-            return os.environ[name]
-    return "broadsheet@localhost"
+    mail_from, graph_sender = settings.smtp.mail_from, settings.graph.sender
+    order = (graph_sender, mail_from) if transport == "graph" else (mail_from, graph_sender)
+    return next((address for address in order if address), "broadsheet@localhost")
 
 
 def subject_of(env: Envelope) -> str:

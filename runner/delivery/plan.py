@@ -18,12 +18,11 @@ from runner.delivery.ledger import Ledger
 from runner.delivery.message import Envelope, default_sender
 from runner.delivery.recipients import valid_addresses
 from runner.delivery.send import TRANSPORTS, deliver, make_transport, register_builtin_transports
-from runner.delivery.transports.outbox import OutboxTransport
 from runner.outputs import run_dir
 
 if TYPE_CHECKING:
+    from lib.settings import Settings
     from runner.declarations import Declaration
-    from runner.settings import Settings
     from runner.spec import RunResult, RunSpec
     from runner.state.view import RunnerView
     from runner.targets import Target
@@ -76,13 +75,6 @@ def envelope_for(
     )
 
 
-def _transport(name: str, settings: Settings):
-    # The outbox lives under the run's outputs directory, whatever the environment says.
-    if name == "outbox":
-        return OutboxTransport(settings.outputs / "outbox")
-    return make_transport(name)
-
-
 def deliver_run(
     decl: Declaration,
     spec: RunSpec,
@@ -105,8 +97,8 @@ def deliver_run(
         return
     if not TRANSPORTS.names():
         register_builtin_transports()
-    transport = _transport(spec.deliver, settings)
-    sender = default_sender(spec.deliver)
+    transport = make_transport(spec.deliver, settings)
+    sender = default_sender(settings, spec.deliver)
     by_id = {t.id: t for t in chosen}
     envelopes = []
     for outcome in result.targets:
@@ -136,7 +128,7 @@ def deliver_run(
             decl, target, outcome.files, valid, as_of=as_of, period=period, sender=sender
         )
         envelopes.append(env.for_test(spec.test_to) if spec.test_to else env)
-    ledger = Ledger.from_env(settings.state_url())
+    ledger = Ledger.open(settings.state_url())
     result.deliveries = deliver(envelopes, transport, ledger=ledger, resend=spec.resend)
     failures += delivery_failures(result.deliveries)
     if failures and not spec.test_to:
@@ -145,7 +137,7 @@ def deliver_run(
             report=decl.name,
             as_of=as_of,
             admins=view.admins(settings.admin_emails),
-            transport=_transport(spec.deliver, settings),
+            transport=make_transport(spec.deliver, settings),
             sender=sender,
             run_dir=run_dir(settings.outputs, decl.name, result.as_of),
         )

@@ -36,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from lib.registry import Registry
+from lib.settings import Settings
 from runner.delivery.ledger import FAILED, SENT, Ledger, Mark, ledger_key
 from runner.delivery.message import Envelope
 from runner.delivery.transport import (
@@ -73,14 +74,16 @@ def register_builtin_transports(registry: Registry[Any] = TRANSPORTS) -> None:
     registry.register("graph", GraphTransport)
 
 
-def make_transport(name: str, registry: Registry[Any] = TRANSPORTS) -> Transport:
-    """The transport registered as ``name``, configured from the environment.
+def make_transport(
+    name: str, settings: Settings, registry: Registry[Any] = TRANSPORTS
+) -> Transport:
+    """The transport registered as ``name``, configured from ``settings``.
 
     Raises:
         UnknownNameError: no such transport (listing the known ones).
         ConfigError: its settings are missing or invalid (naming the variable).
     """
-    return registry.get(name).from_env()
+    return registry.get(name).from_settings(settings)
 
 
 def deliver(

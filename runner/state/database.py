@@ -1,6 +1,7 @@
 """The state database: its engine and its migrations (the tables are in ``models``).
 
-SQLite at ``<outputs>/state.db`` unless ``BROADSHEET_DB_URL`` names another database.
+SQLite at ``<outputs>/state.db`` unless ``BROADSHEET_DB_URL`` names another database
+(``Settings.state_url()``; the caller passes the URL in).
 The schema is owned by Alembic revisions in ``runner/state/migrations/``; :func:`upgrade` applies
 them in code, so there is no ``alembic.ini`` to keep in step. To add a table, declare the
 model on :class:`Base` here (or in a module imported by ``admin/migrations/env.py``), then
@@ -16,7 +17,6 @@ write the next revision, e.g.::
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,25 +36,12 @@ logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def outputs_dir() -> Path:
-    """The outputs directory: ``BROADSHEET_OUTPUTS`` or ``outputs``."""
-    return Path(os.environ.get("BROADSHEET_OUTPUTS") or "outputs")
-
-
-def database_url() -> str:
-    """``BROADSHEET_DB_URL``, or a SQLite file ``<outputs>/state.db`` (absolute path)."""
-    return os.environ.get("BROADSHEET_DB_URL") or (
-        f"sqlite:///{(outputs_dir() / 'state.db').resolve()}"
-    )
-
-
-def engine_from_env(url: str | None = None) -> Engine:
-    """An engine for ``url`` (default :func:`database_url`).
+def engine_for(url: str) -> Engine:
+    """An engine for ``url`` (``Settings.state_url()``: SQLite or PostgreSQL).
 
     SQLite files get their directory created, a 30 s busy timeout (the runner, cron and
     the admin share the file) and write-ahead logging so readers never block the runner.
     """
-    url = url or database_url()
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
@@ -87,7 +74,7 @@ def alembic_config(engine_or_url: Engine | str | None = None) -> Config:
     return cfg
 
 
-def upgrade(engine_or_url: Engine | str | None = None, revision: str = "head") -> Engine:
+def upgrade(engine_or_url: Engine | str, revision: str = "head") -> Engine:
     """Apply the migrations up to ``revision`` and return the engine.
 
     Safe to call on every start: an up-to-date database is left alone. For a SQLite file
@@ -95,12 +82,12 @@ def upgrade(engine_or_url: Engine | str | None = None, revision: str = "head") -
     same minute would otherwise race.
 
     Args:
-        engine_or_url: an engine, a SQLAlchemy URL, or None for :func:`engine_from_env`.
+        engine_or_url: an engine or a SQLAlchemy URL.
         revision: the Alembic revision to reach.
     """
     from alembic import command
 
-    engine = engine_or_url if isinstance(engine_or_url, Engine) else engine_from_env(engine_or_url)
+    engine = engine_or_url if isinstance(engine_or_url, Engine) else engine_for(engine_or_url)
     cfg = alembic_config()
     database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
     lock = FileLock(f"{database}.migrate.lock") if database and database != ":memory:" else None

@@ -8,14 +8,14 @@ import pytest
 from sqlalchemy import inspect, select, text
 
 from admin.store import AddressError, Store, clean_addresses
-from runner.state.database import engine_from_env, upgrade
+from runner.state.database import engine_for, upgrade
 from runner.state.models import Delivery
 from runner.state.view import RunnerView, runner_view
 
 
 @pytest.fixture
 def store(tmp_path) -> Store:
-    return Store(upgrade(engine_from_env(f"sqlite:///{tmp_path / 'state.db'}")))
+    return Store(upgrade(engine_for(f"sqlite:///{tmp_path / 'state.db'}")))
 
 
 def test_a_fresh_database_blocks_nothing(store):
@@ -72,7 +72,7 @@ def test_addresses_are_normalised_deduplicated_and_bad_ones_named():
 
 
 def test_revision_0002_adds_the_admin_tables_and_keeps_the_ledger(tmp_path):
-    engine = upgrade(engine_from_env(f"sqlite:///{tmp_path / 'state.db'}"), revision="0001")
+    engine = upgrade(engine_for(f"sqlite:///{tmp_path / 'state.db'}"), revision="0001")
     now = datetime.now(UTC)
     with engine.begin() as c:
         c.execute(

@@ -8,14 +8,14 @@ import json
 import pytest
 
 from admin.store import Store
-from runner.state.database import engine_from_env, upgrade
+from runner.state.database import engine_for, upgrade
 from tests.fixtures.runner import WORKING_CELLS, live_retailers, make_notebook
 
 pytestmark = pytest.mark.slow
 
 
 def _store(project) -> Store:
-    return Store(upgrade(engine_from_env(project.settings.state_url())))
+    return Store(upgrade(engine_for(project.settings.state_url())))
 
 
 def test_disabled_report_does_not_run_but_can_be_test_sent(project, demo_snapshot_dir):

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from lib import snapshot
+from lib.settings import Settings
 from runner.run import prepare, run
-from runner.settings import Settings
 from runner.spec import RunSpec
 from tests.fixtures.salesforce import SALESFORCE_AS_OF
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -41,6 +40,7 @@ import msal
 import requests
 
 from lib.errors import ConfigError, DeliveryError
+from lib.settings import GraphSection, Settings
 from runner.delivery.message import (
     HEADER_AS_OF,
     HEADER_REPORT,
@@ -90,15 +90,21 @@ class GraphSettings:
     base_url: str = DEFAULT_BASE_URL
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> GraphSettings:
-        """Read the ``GRAPH_*`` variables.
+    def from_section(cls, section: GraphSection) -> GraphSettings:
+        """Check the ``GRAPH_*`` settings.
 
         Raises:
             ConfigError: naming every missing variable.
         """
-        env = os.environ if environ is None else environ
-        required = ("GRAPH_TENANT_ID", "GRAPH_CLIENT_ID", "GRAPH_CLIENT_SECRET", "GRAPH_SENDER")
-        missing = [name for name in required if not (env.get(name) or "").strip()]
+        given = {
+            "GRAPH_TENANT_ID": (section.tenant_id or "").strip(),
+            "GRAPH_CLIENT_ID": (section.client_id or "").strip(),
+            "GRAPH_CLIENT_SECRET": (
+                section.client_secret.get_secret_value() if section.client_secret else ""
+            ),
+            "GRAPH_SENDER": (section.sender or "").strip(),
+        }
+        missing = [name for name, value in given.items() if not value]
         if missing:
             raise ConfigError(
                 "not set; the graph transport needs an app registration with Mail.Send "
@@ -106,12 +112,12 @@ class GraphSettings:
                 field=", ".join(missing),
             )
         return cls(
-            tenant_id=env["GRAPH_TENANT_ID"].strip(),
-            client_id=env["GRAPH_CLIENT_ID"].strip(),
-            client_secret=env["GRAPH_CLIENT_SECRET"],
-            sender=env["GRAPH_SENDER"].strip(),
-            authority=(env.get("GRAPH_AUTHORITY") or DEFAULT_AUTHORITY).rstrip("/"),
-            base_url=(env.get("GRAPH_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
+            tenant_id=given["GRAPH_TENANT_ID"],
+            client_id=given["GRAPH_CLIENT_ID"],
+            client_secret=given["GRAPH_CLIENT_SECRET"],
+            sender=given["GRAPH_SENDER"],
+            authority=(section.authority or DEFAULT_AUTHORITY).rstrip("/"),
+            base_url=(section.base_url or DEFAULT_BASE_URL).rstrip("/"),
         )
 
     @property
@@ -185,9 +191,9 @@ class GraphTransport:
         self._token_lock = threading.Lock()
 
     @classmethod
-    def from_env(cls) -> GraphTransport:
-        """Configured from the ``GRAPH_*`` variables."""
-        return cls(GraphSettings.from_env())
+    def from_settings(cls, settings: Settings) -> GraphTransport:
+        """Configured from the ``graph`` section."""
+        return cls(GraphSettings.from_section(settings.graph))
 
     # --- plumbing ----------------------------------------------------------------------
 

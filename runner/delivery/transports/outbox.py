@@ -10,8 +10,8 @@ from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
+from lib.settings import Settings
 from runner.delivery.message import Envelope, message_recipients
-from runner.state.database import outputs_dir
 
 
 class OutboxTransport:
@@ -24,13 +24,13 @@ class OutboxTransport:
 
     name = "outbox"
 
-    def __init__(self, directory: Path | None = None) -> None:
-        self.directory = Path(directory) if directory is not None else outputs_dir() / "outbox"
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
 
     @classmethod
-    def from_env(cls) -> OutboxTransport:
-        """The outbox under ``BROADSHEET_OUTPUTS``."""
-        return cls()
+    def from_settings(cls, settings: Settings) -> OutboxTransport:
+        """The outbox under the outputs directory."""
+        return cls(settings.outputs / "outbox")
 
     def path_for(self, msg: EmailMessage, env: Envelope) -> Path:
         """Where ``msg`` is (or will be) written."""

@@ -1,6 +1,6 @@
 """The ``smtp`` transport: ``smtplib`` with STARTTLS or implicit TLS, and a login.
 
-Settings come from the environment only (interfaces.md):
+Settings come from the ``smtp`` section of the settings tree (interfaces.md):
 
 =================  ==========================================================================
 ``SMTP_HOST``      required
@@ -22,18 +22,17 @@ delivery id.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import smtplib
 import ssl
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from typing import Literal
 
 from lib.errors import ConfigError, DeliveryError
+from lib.settings import Settings, SmtpSection
 from runner.delivery.message import Envelope, message_recipients, sender_address
 from runner.delivery.transport import PartiallyRefused, UncertainDelivery
 
@@ -59,20 +58,19 @@ class SMTPSettings:
     timeout: float = 60.0
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> SMTPSettings:
-        """Read the ``SMTP_*`` variables.
+    def from_section(cls, section: SmtpSection) -> SMTPSettings:
+        """Check the ``SMTP_*`` settings and turn them into a connection plan.
 
         Raises:
             ConfigError: naming the variable that is missing or wrong, and how to fix it.
         """
-        env = os.environ if environ is None else environ
-        host = (env.get("SMTP_HOST") or "").strip()
+        host = (section.host or "").strip()
         if not host:
             raise ConfigError(
                 "not set; the smtp transport needs the mail server's host name", field="SMTP_HOST"
             )
-        raw = (env.get("SMTP_STARTTLS") or "").strip().lower()
-        port_raw = (env.get("SMTP_PORT") or "").strip()
+        raw = (section.starttls or "").strip().lower()
+        port_raw = (section.port or "").strip()
         security: Security
         if raw in _SSL or (not raw and port_raw == "465"):
             security = "ssl"
@@ -88,8 +86,8 @@ class SMTPSettings:
                 raise ValueError
         except ValueError:
             raise ConfigError(f"{port_raw!r} is not a port number", field="SMTP_PORT") from None
-        username = env.get("SMTP_USERNAME") or None
-        password = env.get("SMTP_PASSWORD") or None
+        username = section.username or None
+        password = section.password.get_secret_value() if section.password else None
         if username and password is None:
             raise ConfigError(
                 "SMTP_USERNAME is set but SMTP_PASSWORD is not", field="SMTP_PASSWORD"
@@ -114,9 +112,9 @@ class SMTPTransport:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_env(cls) -> SMTPTransport:
-        """Configured from the ``SMTP_*`` variables."""
-        return cls(SMTPSettings.from_env())
+    def from_settings(cls, settings: Settings) -> SMTPTransport:
+        """Configured from the ``smtp`` section."""
+        return cls(SMTPSettings.from_section(settings.smtp))
 
     def _tls(self) -> ssl.SSLContext:
         if self._context is None:

@@ -2,7 +2,7 @@
 
 ``runner.state.database.upgrade`` hands over an open connection in ``config.attributes``; run any
 other way (``alembic_config(url)`` with ``command.*``) it connects to ``sqlalchemy.url``
-or, if that is unset, to the database of the environment. Logging is left to the caller:
+(``alembic_config(url)`` sets it). Logging is left to the caller:
 there is no ini file to configure it from, and the runner's own logging must survive.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from runner.state.database import database_url, engine_from_env
+from runner.state.database import engine_for
 from runner.state.models import Base
 
 config = context.config
@@ -33,7 +33,7 @@ def _configure(connection: Connection) -> None:
 def run_migrations_offline() -> None:
     """Emit SQL for ``--sql`` runs without connecting."""
     context.configure(
-        url=config.get_main_option("sqlalchemy.url") or database_url(),
+        url=config.get_main_option("sqlalchemy.url"),
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
@@ -48,7 +48,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _configure(connection)
         return
-    engine = engine_from_env(config.get_main_option("sqlalchemy.url"))
+    engine = engine_for(config.get_main_option("sqlalchemy.url"))
     try:
         with engine.begin() as fresh:
             _configure(fresh)

@@ -44,7 +44,7 @@ from runner.execution.engines import register_engines
 from runner.execution.job import TargetJob
 from runner.run import INJECTED, prepare
 from runner.spec import RunSpec
-from runner.settings import Settings
+from lib.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from lib import metrics, periods, snapshot
 from lib.contract import TEXT_MIME
 from lib.contract import TABLE_MIME
 from runner import declarations
-from runner.settings import Settings
+from lib.settings import Settings
 from tests.fixtures.reports import BOARD_AS_OF
 
 pytestmark = pytest.mark.slow

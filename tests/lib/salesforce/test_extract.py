@@ -13,8 +13,10 @@ from simple_salesforce import format_soql
 
 from lib import salesforce, snapshot
 from lib.errors import ConfigError, SourceError
-from lib.salesforce import RetryPolicy, Settings
+from lib.salesforce import RetryPolicy
 from lib.salesforce import schema as salesforce_schema
+from lib.settings import SalesforceSection
+from lib.settings import load as load_settings
 from tests.fixtures.salesforce import SALESFORCE_AS_OF
 from tests.standins.salesforce import (
     ACCESS_TOKEN,
@@ -32,8 +34,15 @@ FAST = RetryPolicy(attempts=4, wait_initial=0.0, wait_max=0.0, deadline=60.0, ti
 AS_OF = SALESFORCE_AS_OF
 
 
+def sf_settings(env_file: str | Path | None = ".env") -> SalesforceSection:
+    """The Salesforce section as an entry point reads it, checked as ``connect`` checks it."""
+    section = load_settings(env_file=env_file).salesforce
+    section.check()
+    return section
+
+
 def _extract(**kwargs):
-    settings = Settings.from_env(env_file=None)
+    settings = sf_settings(env_file=None)
     return salesforce.extract_tables(
         settings, as_of=kwargs.pop("as_of", AS_OF), policy=kwargs.pop("policy", FAST), **kwargs
     )
@@ -98,7 +107,7 @@ def test_batch_size_header_sets_the_page_size(
     since = datetime(2026, 10, 1, tzinfo=UTC)
     apps = salesforce_tables["applications"]
     expected = apps[apps["Submitted_Date__c"] >= since]
-    client = salesforce.connect(Settings.from_env(env_file=None), FAST)
+    client = salesforce.connect(sf_settings(env_file=None), FAST)
     where = format_soql("Submitted_Date__c >= {}", since)
     got = salesforce.fetch(client, "applications", where, batch_size=200)
     assert client.calls == math.ceil(len(expected) / 200) > 2
@@ -123,7 +132,7 @@ def test_quotes_backslashes_and_soql_in_a_name_survive(
     assert "Application__c.Status__c" in caplog.text and "'On Hold' (1)" in caplog.text
 
     # The same value as a filter, quoted by format_soql, finds exactly that account.
-    client = salesforce.connect(Settings.from_env(env_file=None), FAST)
+    client = salesforce.connect(sf_settings(env_file=None), FAST)
     found = salesforce.fetch(client, "accounts", format_soql("Name = {}", name))
     assert found["Id"].tolist() == [account]
 
@@ -179,7 +188,7 @@ def test_500_502_and_a_dropped_connection_are_retried(
 def test_a_timeout_is_retried(salesforce_standin: SalesforceStandin) -> None:
     salesforce_standin.stall(1.0, obj="User")
     policy = RetryPolicy(attempts=3, wait_initial=0.0, wait_max=0.0, timeout=0.5)
-    client = salesforce.connect(Settings.from_env(env_file=None), policy)
+    client = salesforce.connect(sf_settings(env_file=None), policy)
     users = salesforce.fetch(client, "users")
     assert len(users) and client.calls == 2
 
@@ -421,19 +430,19 @@ def test_missing_configuration_names_the_variables(monkeypatch, tmp_path: Path) 
     for name in ("INSTANCE_URL", "ACCESS_TOKEN", "USERNAME", "PASSWORD", "SECURITY_TOKEN"):
         monkeypatch.delenv(f"SALESFORCE_{name}", raising=False)
     with pytest.raises(ConfigError) as err:
-        Settings.from_env()
+        sf_settings()
     assert err.value.exit_status == 2
     for name in ("INSTANCE_URL", "ACCESS_TOKEN", "USERNAME", "PASSWORD", "SECURITY_TOKEN"):
         assert f"SALESFORCE_{name}" in str(err.value)
 
     monkeypatch.setenv("SALESFORCE_USERNAME", USERNAME)
     with pytest.raises(ConfigError, match="SALESFORCE_PASSWORD, SALESFORCE_SECURITY_TOKEN missing"):
-        Settings.from_env()
+        sf_settings()
 
     monkeypatch.delenv("SALESFORCE_USERNAME")
     monkeypatch.setenv("SALESFORCE_ACCESS_TOKEN", "secret-token")
     with pytest.raises(ConfigError, match="SALESFORCE_INSTANCE_URL missing") as err:
-        Settings.from_env()
+        sf_settings()
     assert "secret-token" not in str(err.value)
 
 
@@ -444,7 +453,7 @@ def test_configuration_from_a_dotenv_file(monkeypatch, tmp_path: Path) -> None:
     env.write_text(
         "SALESFORCE_INSTANCE_URL=https://acme.my.salesforce.com\nSALESFORCE_ACCESS_TOKEN=s3cr3t-value\n"
     )
-    settings = Settings.from_env(env_file=env)
+    settings = sf_settings(env_file=env)
     assert settings.has_token and not settings.can_login
     assert "s3cr3t-value" not in repr(settings)
 
@@ -452,7 +461,7 @@ def test_configuration_from_a_dotenv_file(monkeypatch, tmp_path: Path) -> None:
 def test_bad_domain_is_refused(monkeypatch, salesforce_standin: SalesforceStandin) -> None:
     monkeypatch.setenv("SALESFORCE_DOMAIN", "https://login.salesforce.com")
     with pytest.raises(ConfigError, match="SALESFORCE_DOMAIN"):
-        Settings.from_env(env_file=None)
+        sf_settings(env_file=None)
 
 
 # --------------------------------------------------------------------------- the stand-in

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from lib.errors import DeliveryError
+from lib.settings import load as load_settings
 from runner.delivery.message import (
     build_message,
     default_sender,
@@ -141,11 +142,12 @@ def test_html_to_text_keeps_blocks_apart() -> None:
 def test_default_sender_prefers_the_transport_mailbox(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MAIL_FROM", raising=False)
     monkeypatch.delenv("GRAPH_SENDER", raising=False)
-    assert default_sender() == "broadsheet@localhost"
+    assert default_sender(load_settings(env_file=None)) == "broadsheet@localhost"
     monkeypatch.setenv("MAIL_FROM", "Reports <mail@example.test>")
     monkeypatch.setenv("GRAPH_SENDER", "graph@example.test")
-    assert default_sender("smtp") == "Reports <mail@example.test>"
-    assert default_sender("graph") == "graph@example.test"
+    settings = load_settings(env_file=None)
+    assert default_sender(settings, "smtp") == "Reports <mail@example.test>"
+    assert default_sender(settings, "graph") == "graph@example.test"
 
 
 def test_valid_addresses_skips_and_reports() -> None:

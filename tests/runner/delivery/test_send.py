@@ -24,6 +24,8 @@ from alembic.script import ScriptDirectory
 
 from lib.errors import ConfigError, TargetError, UnknownNameError
 from lib.registry import Registry
+from lib.settings import SmtpSection
+from lib.settings import load as load_settings
 from runner.delivery import (
     SENDING,
     Ledger,
@@ -47,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Ledger:
-    return Ledger.from_env(f"sqlite:///{tmp_path / 'state.db'}")
+    return Ledger.open(f"sqlite:///{tmp_path / 'state.db'}")
 
 
 @pytest.fixture
@@ -88,7 +90,7 @@ def test_default_database_lives_under_outputs(
 ) -> None:
     monkeypatch.delenv("BROADSHEET_DB_URL", raising=False)
     monkeypatch.setenv("BROADSHEET_OUTPUTS", str(tmp_path / "out"))
-    ledger = Ledger.from_env()
+    ledger = Ledger.open(load_settings(env_file=None).state_url())
     assert Path(ledger.engine.url.database) == (tmp_path / "out" / "state.db").resolve()
     assert (tmp_path / "out" / "state.db").exists()
 
@@ -111,33 +113,51 @@ def test_registry_of_transports(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     register_builtin_transports(registry)  # idempotent: the same classes
     assert registry.names() == ["outbox", "smtp", "graph"]
     monkeypatch.setenv("BROADSHEET_OUTPUTS", str(tmp_path))
-    assert make_transport("outbox", registry).directory == tmp_path / "outbox"
+    assert make_transport("outbox", load_settings(env_file=None), registry).directory == (
+        tmp_path / "outbox"
+    )
     with pytest.raises(UnknownNameError, match="did you mean one of: graph, outbox, smtp"):
-        make_transport("pigeon", registry)
+        make_transport("pigeon", load_settings(env_file=None), registry)
     monkeypatch.delenv("SMTP_HOST", raising=False)
     with pytest.raises(ConfigError, match="SMTP_HOST"):
-        make_transport("smtp", registry)
+        make_transport("smtp", load_settings(env_file=None), registry)
+
+
+def smtp_section(variables: dict[str, str]) -> SmtpSection:
+    """The ``smtp`` section as ``SMTP_*`` variables would set it."""
+    return SmtpSection.model_validate(
+        {name.removeprefix("SMTP_").lower(): value for name, value in variables.items()}
+    )
 
 
 def test_smtp_settings_from_environment() -> None:
-    s = SMTPSettings.from_env({"SMTP_HOST": "mail.example.test"})
+    s = SMTPSettings.from_section(smtp_section({"SMTP_HOST": "mail.example.test"}))
     assert (s.port, s.security, s.username) == (587, "starttls", None)
-    s = SMTPSettings.from_env({"SMTP_HOST": "h", "SMTP_PORT": "465"})
+    s = SMTPSettings.from_section(smtp_section({"SMTP_HOST": "h", "SMTP_PORT": "465"}))
     assert s.security == "ssl"
-    s = SMTPSettings.from_env({"SMTP_HOST": "h", "SMTP_STARTTLS": "false", "SMTP_PORT": "25"})
+    s = SMTPSettings.from_section(
+        smtp_section({"SMTP_HOST": "h", "SMTP_STARTTLS": "false", "SMTP_PORT": "25"})
+    )
     assert (s.port, s.security) == (25, "none")
-    s = SMTPSettings.from_env(
-        {"SMTP_HOST": "h", "SMTP_USERNAME": "u", "SMTP_PASSWORD": "pw-secret"}
+    s = SMTPSettings.from_section(
+        smtp_section({"SMTP_HOST": "h", "SMTP_USERNAME": "u", "SMTP_PASSWORD": "pw-secret"})
     )
     assert "pw-secret" not in repr(s)
     with pytest.raises(ConfigError, match="SMTP_STARTTLS: refusing"):
-        SMTPSettings.from_env(
-            {"SMTP_HOST": "h", "SMTP_STARTTLS": "no", "SMTP_USERNAME": "u", "SMTP_PASSWORD": "p"}
+        SMTPSettings.from_section(
+            smtp_section(
+                {
+                    "SMTP_HOST": "h",
+                    "SMTP_STARTTLS": "no",
+                    "SMTP_USERNAME": "u",
+                    "SMTP_PASSWORD": "p",
+                }
+            )
         )
     with pytest.raises(ConfigError, match="SMTP_PORT"):
-        SMTPSettings.from_env({"SMTP_HOST": "h", "SMTP_PORT": "smtp"})
+        SMTPSettings.from_section(smtp_section({"SMTP_HOST": "h", "SMTP_PORT": "smtp"}))
     with pytest.raises(ConfigError, match="SMTP_STARTTLS"):
-        SMTPSettings.from_env({"SMTP_HOST": "h", "SMTP_STARTTLS": "maybe"})
+        SMTPSettings.from_section(smtp_section({"SMTP_HOST": "h", "SMTP_STARTTLS": "maybe"}))
 
 
 def test_errors_never_carry_url_queries() -> None:
@@ -279,7 +299,9 @@ def test_smtp_plain_relay(mail_target, ledger, smtp_server, monkeypatch) -> None
     envs[2] = make_envelope(
         mail_target("001TARGETDOCX", docx_bytes=300_000), recipients=("board@example.test",)
     )
-    results = deliver(envs, SMTPTransport.from_env(), ledger=ledger)
+    results = deliver(
+        envs, SMTPTransport.from_settings(load_settings(env_file=None)), ledger=ledger
+    )
     assert [r["status"] for r in results] == ["sent"] * 5
     assert [r["id"] for r in results] == ["Q00001", "Q00001", "Q00002", "Q00002", "Q00003"]
     assert len(smtp_server.messages) == 3
@@ -297,7 +319,9 @@ def test_smtp_tls_and_login(server, request, mail_target, ledger, monkeypatch, c
         monkeypatch.setenv(k, v)
     caplog.set_level(logging.DEBUG)
     envs = envelopes(mail_target, 2)
-    results = deliver(envs, SMTPTransport.from_env(), ledger=ledger)
+    results = deliver(
+        envs, SMTPTransport.from_settings(load_settings(env_file=None)), ledger=ledger
+    )
     assert [r["status"] for r in results] == ["sent"] * 4
     for received, env in zip(smtp.messages, envs, strict=True):
         assert_received_intact(received, env)
@@ -312,7 +336,11 @@ def test_smtp_wrong_password_fails_every_message_without_leaking(
     for k, v in smtp_starttls_server.env().items():
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("SMTP_PASSWORD", "wrong-password-xyz")
-    results = deliver(envelopes(mail_target, 2), SMTPTransport.from_env(), ledger=ledger)
+    results = deliver(
+        envelopes(mail_target, 2),
+        SMTPTransport.from_settings(load_settings(env_file=None)),
+        ledger=ledger,
+    )
     assert {r["status"] for r in results} == {"failed"}
     assert "login as reports@example.test refused (535)" in results[0]["error"]
     assert "wrong-password-xyz" not in caplog.text + json.dumps(results)
@@ -325,7 +353,11 @@ def test_smtp_refused_recipient_is_reported_alone(
     for k, v in smtp_server.env().items():
         monkeypatch.setenv(k, v)
     smtp_server.handler.refuse.add("extra0@example.test")
-    results = deliver(envelopes(mail_target, 1), SMTPTransport.from_env(), ledger=ledger)
+    results = deliver(
+        envelopes(mail_target, 1),
+        SMTPTransport.from_settings(load_settings(env_file=None)),
+        ledger=ledger,
+    )
     assert statuses(results) == [
         ("001TARGET000000000", "owner0@example.test", "sent"),
         ("001TARGET000000000", "extra0@example.test", "failed"),
@@ -334,7 +366,11 @@ def test_smtp_refused_recipient_is_reported_alone(
     assert smtp_server.messages[0].rcpt_tos == ["owner0@example.test"]
     # The rerun retries only the refused address.
     smtp_server.handler.refuse.clear()
-    retry = deliver(envelopes(mail_target, 1), SMTPTransport.from_env(), ledger=ledger)
+    retry = deliver(
+        envelopes(mail_target, 1),
+        SMTPTransport.from_settings(load_settings(env_file=None)),
+        ledger=ledger,
+    )
     assert [r["status"] for r in retry] == ["skipped-already-sent", "sent"]
     assert smtp_server.messages[1].rcpt_tos == ["extra0@example.test"]
 
@@ -354,13 +390,14 @@ KILLED_RUN = textwrap.dedent(
     """
     import json, sys
     from pathlib import Path
+    from lib.settings import load as load_settings
     from runner.delivery import Ledger, deliver
     from runner.delivery.transports.smtp import SMTPTransport
     from tests.fixtures.mail import make_envelope
 
     spec = json.loads(Path(sys.argv[1]).read_text())
     envs = [make_envelope(Path(d), recipients=tuple(r)) for d, r in spec]
-    deliver(envs, SMTPTransport.from_env(), ledger=Ledger.from_env())
+    deliver(envs, SMTPTransport.from_settings(load_settings(env_file=None)), ledger=Ledger.open(load_settings(env_file=None).state_url()))
     print("finished")
     """
 )
@@ -413,7 +450,9 @@ def test_killed_run_then_rerun_delivers_each_message_exactly_once(
     smtp_server.handler.on_mail = None
     for k, v in smtp_server.env().items():
         monkeypatch.setenv(k, v)
-    results = deliver(envs, SMTPTransport.from_env(), ledger=ledger)
+    results = deliver(
+        envs, SMTPTransport.from_settings(load_settings(env_file=None)), ledger=ledger
+    )
     by_target = {r["target"]: r["status"] for r in results}
     assert [by_target[e.target_id] for e in envs] == (
         ["skipped-already-sent"] * (killed_at - 1) + ["sent"] * (n - killed_at + 1)
@@ -426,7 +465,7 @@ def test_killed_run_then_rerun_delivers_each_message_exactly_once(
     assert resent[0].message["Message-ID"] == interrupted.internet_message_id
 
     # And a third run sends nothing at all.
-    again = deliver(envs, SMTPTransport.from_env(), ledger=ledger)
+    again = deliver(envs, SMTPTransport.from_settings(load_settings(env_file=None)), ledger=ledger)
     assert {r["status"] for r in again} == {"skipped-already-sent"}
     assert len(smtp_server.messages) == n
 
@@ -454,7 +493,11 @@ def test_kill_after_the_server_accepted_resends_under_the_same_message_id(
     smtp_server.handler.on_data = None
     for k, v in smtp_server.env().items():
         monkeypatch.setenv(k, v)
-    deliver(envs, SMTPTransport.from_env(), ledger=Ledger(upgrade(db_url)))
+    deliver(
+        envs,
+        SMTPTransport.from_settings(load_settings(env_file=None)),
+        ledger=Ledger(upgrade(db_url)),
+    )
     ids = Counter(m.message["Message-ID"] for m in smtp_server.messages)
     assert len(ids) == 3  # three distinct messages...
     assert per_target(smtp_server)[envs[1].target_id] == 2  # ...the second seen twice

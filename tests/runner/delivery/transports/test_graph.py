@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from lib.errors import ConfigError
+from lib.settings import GraphSection
+from lib.settings import load as load_settings
 from runner.delivery import SENDING, Ledger, Mark, deliver
 from runner.delivery.message import build_message, referenced_cids
 from runner.delivery.transports.graph import (
@@ -25,7 +27,7 @@ from tests.standins.graph import CLIENT_SECRET, SENDER
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Ledger:
-    return Ledger.from_env(f"sqlite:///{tmp_path / 'state.db'}")
+    return Ledger.open(f"sqlite:///{tmp_path / 'state.db'}")
 
 
 @pytest.fixture
@@ -36,7 +38,9 @@ def sleeps() -> list[float]:
 @pytest.fixture
 def transport(graph_standin, sleeps) -> GraphTransport:
     # Real msal, real requests; only the sleep between retries is recorded, not slept.
-    return GraphTransport(GraphSettings.from_env(), sleep=sleeps.append)
+    return GraphTransport(
+        GraphSettings.from_section(load_settings(env_file=None).graph), sleep=sleeps.append
+    )
 
 
 def envelopes(mail_target, n: int, *, docx_bytes: int = 0) -> list:
@@ -126,7 +130,7 @@ def test_throttled_upload_chunk_is_retried(mail_target, graph_standin, transport
 def test_at_most_four_requests_in_flight_per_mailbox(mail_target, graph_standin, ledger):
     graph_standin.delay = 0.15
     envs = envelopes(mail_target, 10)
-    transport = GraphTransport(GraphSettings.from_env())
+    transport = GraphTransport(GraphSettings.from_section(load_settings(env_file=None).graph))
     results = deliver(envs, transport, ledger=ledger, workers=10)
     assert {r["status"] for r in results} == {"sent"}
     assert graph_standin.max_in_flight[SENDER] == 4
@@ -146,7 +150,7 @@ def test_wrong_secret_fails_without_leaking(
 ):
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("GRAPH_CLIENT_SECRET", "not-the-secret-123")
-    transport = GraphTransport(GraphSettings.from_env())
+    transport = GraphTransport(GraphSettings.from_section(load_settings(env_file=None).graph))
     results = deliver(envelopes(mail_target, 1), transport, ledger=ledger)
     assert {r["status"] for r in results} == {"failed"}
     assert "Graph token refused: invalid_client" in results[0]["error"]
@@ -211,16 +215,25 @@ def test_test_send_goes_to_the_test_address_only(mail_target, graph_standin, tra
     assert ledger.history("retailer_weekly") == []
 
 
+def graph_section(variables: dict[str, str]) -> GraphSection:
+    """The ``graph`` section as ``GRAPH_*`` variables would set it."""
+    return GraphSection.model_validate(
+        {name.removeprefix("GRAPH_").lower(): value for name, value in variables.items()}
+    )
+
+
 def test_settings_from_environment() -> None:
     with pytest.raises(ConfigError, match="GRAPH_CLIENT_SECRET, GRAPH_SENDER"):
-        GraphSettings.from_env({"GRAPH_TENANT_ID": "t", "GRAPH_CLIENT_ID": "c"})
-    s = GraphSettings.from_env(
-        {
-            "GRAPH_TENANT_ID": "t",
-            "GRAPH_CLIENT_ID": "c",
-            "GRAPH_CLIENT_SECRET": "shh-secret",
-            "GRAPH_SENDER": "m@example.com",
-        }
+        GraphSettings.from_section(graph_section({"GRAPH_TENANT_ID": "t", "GRAPH_CLIENT_ID": "c"}))
+    s = GraphSettings.from_section(
+        graph_section(
+            {
+                "GRAPH_TENANT_ID": "t",
+                "GRAPH_CLIENT_ID": "c",
+                "GRAPH_CLIENT_SECRET": "shh-secret",
+                "GRAPH_SENDER": "m@example.com",
+            }
+        )
     )
     assert s.authority_url == "https://login.microsoftonline.com/t"
     assert s.scope == "https://graph.microsoft.com/.default"

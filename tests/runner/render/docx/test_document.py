@@ -28,10 +28,10 @@ from PIL import Image
 from lib import charts, metrics
 from lib import formatting as fmt
 from lib.contract import CHART_MIME, TABLE_MIME, TEXT_MIME
+from lib.settings import Settings
 from runner import declarations
 from runner.render import formats as render
 from runner.render.docx.document import SHADING, Docx, build
-from runner.settings import Settings
 
 SECTIONS = [
     "Summary",

@@ -1,0 +1,298 @@
+"""The one settings tree: read once from the environment and ``.env``, then passed down.
+
+Every variable Broadsheet understands is a field here, under the section it belongs to:
+:class:`Settings` (outputs, state database, reports, company) with the sections
+``salesforce``, ``anthropic``, ``smtp``, ``graph`` and ``admin``. Each entry point builds
+it once with :func:`load` (the CLI, the admin app, an admin test-send worker, and a
+notebook's kernel, which calls :func:`load` through ``lib.commentary``) and hands it down;
+no other module reads ``os.environ``.
+
+The tree lives in ``lib/`` rather than ``runner/`` because a notebook's kernel is an entry
+point too, and notebooks may import only ``lib``.
+
+Precedence: the environment wins over ``.env``; the ``.env`` read is the one in the working
+directory (never a parent's: a report run from another checkout must not pick up this
+one's secrets). ``.env`` is read, never loaded into the environment. Blank values count as
+unset. Secrets are ``SecretStr``: their ``repr`` is masked, so a settings object can be
+logged, and :meth:`Settings.environment` is the only way they leave the tree (to a child
+process that needs them, never on a command line or into a notebook parameter).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lib.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_API_VERSION = "62.0"
+DEFAULT_COMMENTARY_MODEL = "claude-sonnet-4-5"
+DEFAULT_GRAPH_AUTHORITY = "https://login.microsoftonline.com"
+DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com"
+
+
+def _config(prefix: str = "", *, ignore_empty: bool = True) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=prefix,
+        env_file=".env",
+        extra="ignore",
+        env_ignore_empty=ignore_empty,  # blank means unset, in the environment and in .env
+        populate_by_name=True,
+    )
+
+
+class SalesforceSection(BaseSettings):
+    """How to reach Salesforce (``SALESFORCE_*``); which method is used is decided by
+    ``lib.salesforce`` from what is complete here."""
+
+    # An empty security token is meaningful (orgs with trusted IP ranges), so blanks stay.
+    model_config = _config("SALESFORCE_", ignore_empty=False)
+
+    instance_url: str | None = None
+    access_token: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    security_token: SecretStr | None = None
+    domain: str = "login"
+    api_version: str = DEFAULT_API_VERSION
+    login_url: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    private_key_file: Path | None = None
+    auth: str | None = None
+    jwt_audience: str | None = None
+
+    @property
+    def has_token(self) -> bool:
+        return bool(self.instance_url) and bool(
+            self.access_token and self.access_token.get_secret_value()
+        )
+
+    @property
+    def can_login(self) -> bool:
+        return bool(self.username) and bool(self.password) and self.security_token is not None
+
+    def check(self) -> None:
+        """Refuse missing or partial configuration, naming what to set."""
+        token = {
+            "SALESFORCE_INSTANCE_URL": bool(self.instance_url),
+            "SALESFORCE_ACCESS_TOKEN": bool(
+                self.access_token and self.access_token.get_secret_value()
+            ),
+        }
+        login = {
+            "SALESFORCE_USERNAME": bool(self.username),
+            "SALESFORCE_PASSWORD": bool(self.password and self.password.get_secret_value()),
+            "SALESFORCE_SECURITY_TOKEN": self.security_token is not None,
+        }
+        if not any(token.values()) and not any(login.values()):
+            raise ConfigError(
+                "Salesforce is not configured: set SALESFORCE_INSTANCE_URL and "
+                "SALESFORCE_ACCESS_TOKEN, or SALESFORCE_USERNAME, SALESFORCE_PASSWORD and "
+                "SALESFORCE_SECURITY_TOKEN (in the environment or .env)"
+            )
+        # A half-set method is a mistake even when the other one is complete: it would
+        # silently leave the run without the re-login (or token) the operator meant to give.
+        for group in (token, login):
+            missing = [name for name, present in group.items() if not present]
+            if any(group.values()) and missing:
+                given = [name for name, present in group.items() if present]
+                raise ConfigError(
+                    f"Salesforce is partly configured: {', '.join(missing)} missing "
+                    f"(set alongside {', '.join(given)})"
+                )
+        if self.instance_url and not re.match(r"^https://[^/\s]+/?$", self.instance_url):
+            raise ConfigError(
+                "must look like https://yourorg.my.salesforce.com", field="SALESFORCE_INSTANCE_URL"
+            )
+        if not re.fullmatch(
+            r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*", self.domain
+        ) or self.domain.endswith("salesforce.com"):
+            raise ConfigError(
+                f"{self.domain!r} is not a login domain: use 'login', 'test' or your My "
+                "Domain prefix such as 'acme.my'",
+                field="SALESFORCE_DOMAIN",
+            )
+        if not re.fullmatch(r"\d+\.0", self.api_version):
+            raise ConfigError(
+                f"{self.api_version!r} is not an API version such as '62.0'",
+                field="SALESFORCE_API_VERSION",
+            )
+
+    @property
+    def configured(self) -> bool:
+        """Whether any sign-in method has been started (so the default source is Salesforce)."""
+        return bool(self.instance_url or self.username or self.client_id)
+
+
+class AnthropicSection(BaseSettings):
+    """Commentary by the Anthropic API; no key means the labelled fallback commentary."""
+
+    model_config = _config()
+
+    api_key: SecretStr | None = Field(None, validation_alias="ANTHROPIC_API_KEY")
+    base_url: str | None = Field(None, validation_alias="ANTHROPIC_BASE_URL")
+    model: str = Field(DEFAULT_COMMENTARY_MODEL, validation_alias="BROADSHEET_COMMENTARY_MODEL")
+
+
+class SmtpSection(BaseSettings):
+    """SMTP delivery (``SMTP_*``) and the From address of every transport but Graph."""
+
+    model_config = _config("SMTP_")
+
+    host: str | None = None
+    port: str | None = None  # checked by the transport, which names the variable
+    username: str | None = None
+    password: SecretStr | None = None
+    starttls: str | None = None
+    mail_from: str | None = Field(None, validation_alias=AliasChoices("MAIL_FROM"))
+
+
+class GraphSection(BaseSettings):
+    """Microsoft Graph delivery, app-only (``GRAPH_*``)."""
+
+    model_config = _config("GRAPH_")
+
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    sender: str | None = None
+    authority: str = DEFAULT_GRAPH_AUTHORITY
+    base_url: str = DEFAULT_GRAPH_BASE_URL
+
+
+class AdminSection(BaseSettings):
+    """The admin dashboard: its key and the reverse proxies it believes."""
+
+    model_config = _config("BROADSHEET_")
+
+    key: SecretStr | None = Field(None, validation_alias="BROADSHEET_ADMIN_KEY")
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        # A comma-separated list is what people write; JSON works too.
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
+class Settings(BaseSettings):
+    """Where Broadsheet finds its reports and keeps its outputs and state, and the
+    integrations it talks to (one section each)."""
+
+    model_config = _config("BROADSHEET_")
+
+    outputs: Path = Field(Path("outputs"), description="the outputs directory")
+    db_url: str | None = Field(None, description="SQLAlchemy URL of the state database")
+    parameters_dir: Path = Field(ROOT / "parameters", description="report declarations")
+    notebooks_dir: Path = Field(ROOT / "notebooks", description="report notebooks")
+    admin_emails: list[str] = Field(
+        ["reports-admin@larkspur-finance.example"],
+        description="who is alerted when a run has failed targets (JSON list)",
+    )
+    company: str = Field(
+        "Larkspur Retail Finance", description="the company named in report headers"
+    )
+    # Sections: built by :func:`load` from the same sources; a bare ``Settings(...)`` (tests)
+    # reads them from the environment alone.
+    salesforce: SalesforceSection = Field(
+        default_factory=lambda: SalesforceSection(_env_file=None)  # type: ignore[call-arg]
+    )
+    anthropic: AnthropicSection = Field(
+        default_factory=lambda: AnthropicSection(_env_file=None)  # type: ignore[call-arg]
+    )
+    smtp: SmtpSection = Field(default_factory=lambda: SmtpSection(_env_file=None))  # type: ignore[call-arg]
+    graph: GraphSection = Field(default_factory=lambda: GraphSection(_env_file=None))  # type: ignore[call-arg]
+    admin: AdminSection = Field(default_factory=lambda: AdminSection(_env_file=None))  # type: ignore[call-arg]
+
+    def state_url(self) -> str:
+        """The state database URL; a SQLite file under outputs/ unless configured."""
+        return self.db_url or f"sqlite:///{(self.outputs / 'state.db').resolve()}"
+
+    def environment(self) -> dict[str, str]:
+        """This process's environment plus every setting as its variable, for a child.
+
+        A child process (an admin test send, a cron job's worker) then sees exactly the
+        settings its parent resolved, ``.env`` included, without a secret on its command
+        line.
+        """
+        env = dict(os.environ)
+        for section, fields in _VARIABLES.items():
+            model: BaseModel = self if section == "" else getattr(self, section)
+            for name, variable in fields.items():
+                value = getattr(model, name)
+                if value is None:
+                    continue
+                if isinstance(value, SecretStr):
+                    value = value.get_secret_value()
+                elif isinstance(value, list):
+                    import json
+
+                    value = json.dumps(value)
+                elif isinstance(value, Path):
+                    value = str(value.resolve())
+                env[variable] = str(value)
+        return env
+
+
+def _variables() -> dict[str, dict[str, str]]:
+    """Section -> field -> environment variable, derived from the models themselves."""
+    out: dict[str, dict[str, str]] = {}
+    sections: dict[str, type[BaseSettings]] = {
+        "": Settings,
+        "salesforce": SalesforceSection,
+        "anthropic": AnthropicSection,
+        "smtp": SmtpSection,
+        "graph": GraphSection,
+        "admin": AdminSection,
+    }
+    for section, model in sections.items():
+        prefix = model.model_config.get("env_prefix", "")
+        names: dict[str, str] = {}
+        for name, info in model.model_fields.items():
+            if section == "" and name in sections:
+                continue
+            alias = info.validation_alias
+            if isinstance(alias, str):
+                names[name] = alias
+            elif isinstance(alias, AliasChoices):
+                names[name] = str(alias.choices[0])
+            else:
+                names[name] = f"{prefix}{name}".upper()
+        out[section] = names
+    return out
+
+
+_VARIABLES = _variables()
+
+
+def variables() -> list[str]:
+    """Every environment variable the tree reads (for the README check and ``doctor``)."""
+    return sorted(v for fields in _VARIABLES.values() for v in fields.values())
+
+
+def load(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
+    """Read the whole tree once: the environment, then ``env_file`` (default ``./.env``).
+
+    Args:
+        env_file: The dotenv file, relative to the working directory; None for none.
+        overrides: Top-level fields to set explicitly (they win over both sources).
+    """
+    kw: dict[str, Any] = {"_env_file": env_file}
+    return Settings(
+        **kw,
+        salesforce=SalesforceSection(**kw),
+        anthropic=AnthropicSection(**kw),
+        smtp=SmtpSection(**kw),
+        graph=GraphSection(**kw),
+        admin=AdminSection(**kw),
+        **overrides,
+    )
