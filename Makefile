@@ -26,6 +26,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check lib runner admin tests benchmarks
 	$(BIN)/ruff format --check lib runner admin tests benchmarks
+	$(BIN)/lint-imports
 
 lab: $(STAMP)
 	$(BIN)/broadsheet extract --source demo

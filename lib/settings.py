@@ -201,6 +201,11 @@ class Settings(BaseSettings):
     company: str = Field(
         "Larkspur Retail Finance", description="the company named in report headers"
     )
+    ca_bundle: Path | None = Field(
+        None,
+        validation_alias="REQUESTS_CA_BUNDLE",
+        description="certificate bundle for TLS (Salesforce, Graph, Anthropic)",
+    )
     # Sections: built by :func:`load` from the same sources; a bare ``Settings(...)`` (tests)
     # reads them from the environment alone.
     salesforce: SalesforceSection = Field(
@@ -216,6 +221,15 @@ class Settings(BaseSettings):
     def state_url(self) -> str:
         """The state database URL; a SQLite file under outputs/ unless configured."""
         return self.db_url or f"sqlite:///{(self.outputs / 'state.db').resolve()}"
+
+    def apply_tls(self) -> None:
+        """Make a ``REQUESTS_CA_BUNDLE`` given in ``.env`` count for this process.
+
+        ``requests`` (simple-salesforce, msal) reads it from the environment only; the
+        environment's own value, if any, already counts and is left alone.
+        """
+        if self.ca_bundle is not None and "REQUESTS_CA_BUNDLE" not in os.environ:
+            os.environ["REQUESTS_CA_BUNDLE"] = str(self.ca_bundle)
 
     def environment(self) -> dict[str, str]:
         """This process's environment plus every setting as its variable, for a child.

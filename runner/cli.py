@@ -51,7 +51,9 @@ def _settings() -> Settings:
     """The settings tree, read once per command from the environment and ./.env."""
     from lib import settings
 
-    return settings.load()
+    tree = settings.load()
+    tree.apply_tls()
+    return tree
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -387,7 +387,7 @@ def ageing_table(
     total = [Cell("Total")]
     for s in STAGES:
         n = metric_value(figures_metrics, f"pipeline_{s}_count", "as_at")
-        v = metric_value(figures_metrics, f"pipeline_{s}metric_value", "as_at")
+        v = metric_value(figures_metrics, f"pipeline_{s}_value", "as_at")
         total += [Cell(fmt.count(n), sort_key(n)), Cell(fmt.money(v), sort_key(v))]
     rows.append(total)
     table = Table(title, columns, rows)

@@ -15,7 +15,8 @@ from runner.delivery.alert import delivery_failures, send_alert
 from runner.delivery.ledger import FAILED, SENDING, SENT, UNCERTAIN, Ledger, Mark, ledger_key
 from runner.delivery.plan import deliver_run, envelope_for, recipients_for
 from runner.delivery.send import TRANSPORTS, deliver, make_transport, register_builtin_transports
-from runner.delivery.transport import PartiallyRefused, Transport, UncertainDelivery, safe_error
+from runner.delivery.transport import safe_error
+from runner.delivery.transports.base import PartiallyRefused, Transport, UncertainDelivery
 from runner.delivery.transports.outbox import OutboxTransport
 
 __all__ = [

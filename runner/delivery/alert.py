@@ -12,7 +12,8 @@ from typing import Any
 
 from lib.errors import TargetError
 from runner.delivery.message import Envelope
-from runner.delivery.transport import Transport, close_transport, hand_over
+from runner.delivery.transport import close_transport, hand_over
+from runner.delivery.transports.base import Transport
 from runner.delivery.transports.outbox import write_durably
 
 logger = logging.getLogger(__name__)

@@ -39,12 +39,8 @@ from lib.registry import Registry
 from lib.settings import Settings
 from runner.delivery.ledger import FAILED, SENT, Ledger, Mark, ledger_key
 from runner.delivery.message import Envelope
-from runner.delivery.transport import (
-    Transport,
-    close_transport,
-    hand_over,
-    safe_error,
-)
+from runner.delivery.transport import close_transport, hand_over, safe_error
+from runner.delivery.transports.base import Transport
 from runner.delivery.transports.outbox import OutboxTransport
 from runner.state.models import Delivery
 

@@ -10,40 +10,15 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
-from email.message import EmailMessage
-from typing import Protocol, runtime_checkable
 
 from lib.errors import DeliveryError
 from runner.delivery.ledger import FAILED, SENDING, SENT, UNCERTAIN, Ledger, Mark, ledger_key
 from runner.delivery.message import Envelope, build_message
+from runner.delivery.transports.base import PartiallyRefused, Transport, UncertainDelivery
 
 logger = logging.getLogger(__name__)
-
-
-@runtime_checkable
-class Transport(Protocol):
-    """Hands a built message to something that delivers it."""
-
-    name: str
-
-    def send(self, msg: EmailMessage, env: Envelope) -> str:
-        """Deliver ``msg``; return the delivery id (file path, SMTP queue id, Graph id)."""
-        ...
-
-
-class UncertainDelivery(DeliveryError):
-    """The connection broke while the message was being handed over: it may have arrived."""
-
-
-class PartiallyRefused(DeliveryError):
-    """The transport accepted the message for some recipients and refused the others."""
-
-    def __init__(self, delivery_id: str, refused: Mapping[str, str]):
-        self.delivery_id = delivery_id
-        self.refused = dict(refused)
-        super().__init__(f"refused {len(self.refused)} recipient(s): {', '.join(self.refused)}")
 
 
 def hand_over(

@@ -49,7 +49,7 @@ from runner.delivery.message import (
     Part,
     message_parts,
 )
-from runner.delivery.transport import UncertainDelivery
+from runner.delivery.transports.base import UncertainDelivery
 
 logger = logging.getLogger(__name__)
 

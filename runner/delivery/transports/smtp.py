@@ -34,7 +34,7 @@ from typing import Literal
 from lib.errors import ConfigError, DeliveryError
 from lib.settings import Settings, SmtpSection
 from runner.delivery.message import Envelope, message_recipients, sender_address
-from runner.delivery.transport import PartiallyRefused, UncertainDelivery
+from runner.delivery.transports.base import PartiallyRefused, UncertainDelivery
 
 logger = logging.getLogger(__name__)
 
