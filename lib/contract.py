@@ -1,4 +1,5 @@
-"""Every MIME type a notebook output may carry, and what each is for.
+"""The contracts between a notebook and the runner: every MIME type a notebook output may
+carry, and the one :class:`Target` type.
 
 Notebooks publish more than they show: alongside the HTML a reader sees, outputs carry
 structured payloads that the runner turns into ``figures.json``, the email body and the
@@ -8,6 +9,8 @@ looked for under another.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 #: The report's published numbers (``lib.figures.publish``); no template renders it.
 FIGURES_MIME = "application/vnd.broadsheet.figures+json"
@@ -22,3 +25,21 @@ TEXT_MIME = "application/vnd.broadsheet.text+json"
 CHART_MIME = "application/vnd.broadsheet.chart+json"
 #: plotly's own figure JSON: JupyterLab's plotly extension draws it; templates ignore it.
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Who a report is for: a retailer, a BDM, or the whole book (``kind`` ``none``).
+
+    The one target type: the runner fans out to these (with the contact ``email`` it
+    delivers to) and a notebook rebuilds its own from the snapshot (without one).
+    ``email`` never reaches ``figures.json``.
+    """
+
+    kind: str  # "retailer", "bdm" or "none"
+    id: str
+    name: str
+    email: str | None = None
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "id": self.id, "name": self.name}

@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 
 import pandas as pd
 
+from lib.contract import Target
 from lib.errors import InputError
 
 ALL = "all"
-
-
-@dataclass(frozen=True)
-class Target:
-    """One output of a run: a retailer, a BDM, or the whole book (``id == "all"``)."""
-
-    kind: str  # "retailer", "bdm" or "none"
-    id: str
-    name: str
-    email: str | None = None
 
 
 def fan_out(

@@ -6,9 +6,9 @@ Run interactively with empty parameters, the helpers choose the defaults an anal
 (yesterday, the demo snapshot, the first target).
 """
 
+from lib.contract import Target
 from lib.report.assemble import (
     DEMO_OUTPUTS,
-    Target,
     bdm_target,
     figures,
     inactive_retailers,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,23 +19,12 @@ import pandas as pd
 
 from lib import demo, metrics, periods
 from lib import snapshot as snapshot_mod
+from lib.contract import Target
 from lib.errors import InputError
 
 log = logging.getLogger(__name__)
 
 DEMO_OUTPUTS = Path(__file__).resolve().parents[2] / "outputs"
-
-
-@dataclass(frozen=True)
-class Target:
-    """Who a report is for: ``retailer``, ``bdm`` or ``none`` (the whole book)."""
-
-    kind: str
-    id: str
-    name: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"kind": self.kind, "id": self.id, "name": self.name}
 
 
 def open_snapshot(
