@@ -1,12 +1,5 @@
-"""Display blocks shared by every report: KPI bar, period table, lender split, pipeline
-view, league table, commentary, and the switchers and tabs that hold them.
-
-Each block is built from the published figures (never from raw data), so every number a
-reader sees is one of ``figures.json``. A block displays as one output carrying up to
-three forms: ``text/html`` (the interactive form, for ``report.html``), an email-safe form
-(:data:`lib.contract.EMAIL_MIME`, for ``email.html``) and, for tables, structured rows
-(:data:`lib.contract.TABLE_MIME`, for the Word pack). HTML comes from the Jinja macros in
-``lib/templates/blocks.html.j2``, which the nbconvert templates share.
+"""Card-like blocks: the KPI bar, commentary, switches, panels, tabs, notes and printable
+charts; tables are in :mod:`lib.blocks.tables`.
 """
 
 from __future__ import annotations

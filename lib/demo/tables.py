@@ -1,17 +1,5 @@
-"""Deterministic synthetic Salesforce data for the fictional demo company (domain §1–2).
-
-``generate`` returns the three tables of a snapshot (``users``, ``accounts``,
-``applications``) in their stored types, shaped exactly like a Salesforce extract: messy
-lender spellings and product codes, null amounts, retailers in every status, names that
-need escaping, and three years of applications that end at ``as_of`` (Europe/London).
-
-Everything is vectorised with numpy: the per-retailer, per-day expected volume is one
-matrix, Poisson counts expand it into applications, and each stage of the funnel is drawn
-for all applications at once. The same arguments give the same bytes.
-
-The tables it draws from are in :mod:`lib.demo.company`, the ids in :mod:`lib.demo.ids`
-and the applications in :mod:`lib.demo.applications`; this module builds the users and
-accounts and is the public API.
+"""The demo company's users, accounts and applications as Salesforce-shaped tables
+(:func:`generate`); the package docstring (``lib.demo``) tells the whole contract.
 """
 
 from __future__ import annotations

@@ -1,15 +1,5 @@
-"""The metric registry and its vectorised computation (domain §6).
-
-Each metric is defined exactly once, in :mod:`lib.metrics.definitions`: its id, label, unit
-and the definition text that the board pack's methodology appendix prints verbatim; this
-module registers them. ``compute`` turns a snapshot and a set of period windows into
-``{group: {metric_id: {window_key: value}}}`` for the whole book, every retailer or every
-BDM in one vectorised pass per window (:mod:`lib.metrics.book` and
-:mod:`lib.metrics.kernels`); ``pipeline_items`` lists the applications behind the pipeline
-metrics.
-
-Rules the domain leaves open are written into the definitions (and ``GENERAL_RULES``), so the
-appendix states exactly what the code does.
+"""Computing the registry's metrics over a snapshot, vectorised by group, and listing the
+pipeline; the package docstring (``lib.metrics``) tells the whole contract.
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""Assemble one report target's figures: scope the data, compute, list the pipeline.
-
-Notebooks call these so they stay thin: load → scope → figures → display. Scoping happens
-*before* anything is computed, so a retailer's figures cannot hold another retailer's data.
-Run interactively with empty parameters, the helpers choose the defaults an analyst wants
-(yesterday, the demo snapshot, the first target).
+"""Targets, scoping and the figures of one report target; the package docstring
+(``lib.report``) tells the whole contract.
 """
 
 from __future__ import annotations

@@ -1,26 +1,5 @@
-"""Extract Broadsheet's three tables from Salesforce (domain §2) with few API calls.
-
-One extraction serves every report of a run: users and accounts in full (a page or two),
-applications in full or, given an earlier snapshot of the same org, only those changed
-since it. Pages are fetched one at a time (``query``, then ``query_more`` on
-``nextRecordsUrl``, the walk ``query_all_iter`` does) so that a retry resumes at the page
-that failed, and each page is converted to a small typed frame straight away so memory
-stays bounded by the result, not by the JSON.
-
-Configuration comes from ``SALESFORCE_*`` variables (environment or ``.env``); secrets
-are held as ``SecretStr`` and never logged.
-
-Typical use (what ``runner/extract.py`` does for ``--source salesforce``)::
-
-    settings = lib.settings.load().salesforce          # the entry point reads it once
-    root = snapshot.default_dir(outputs, "salesforce", as_of).parent
-    previous = None if full else previous_snapshot(root, as_of)
-    tables, api = extract_tables(settings, as_of=as_of, previous=previous, full=full)
-    snapshot.write(tables, out, source="salesforce", as_of=as_of, extra={"api": api})
-
-The session, its retries and its settings are in :mod:`lib.salesforce.client` and
-:mod:`lib.salesforce.settings`, the fields and their types in :mod:`lib.salesforce.schema`;
-this module is the public API and re-exports their public names.
+"""Extraction: the SOQL of each table, full and incremental reads, and the tables of a
+snapshot; the package docstring (``lib.salesforce``) tells the whole contract.
 """
 
 from __future__ import annotations
