@@ -17,11 +17,9 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,6 +29,7 @@ from lib.errors import ConfigError, InputError, SnapshotError, UnknownNameError
 from lib.metrics import REGISTRY, compute, pipeline_items
 from lib.periods import Window
 from lib.snapshot import Snapshot
+from tests.fixtures.data import book_snapshot
 
 A = date(2026, 3, 31)
 WINDOWS = {
@@ -71,90 +70,12 @@ APPS = [
 # ----------------------------------------------------------------------------- builders
 
 
-def _utc(values: list[str | None]) -> pd.Series:
-    return pd.Series(pd.to_datetime(values, utc=True), dtype="datetime64[us, UTC]")
-
-
-def _local_day(utc: pd.Series) -> pd.Series:
-    """What lib.snapshot.load derives: the London calendar day, naive midnight."""
-    return utc.dt.tz_convert("Europe/London").dt.tz_localize(None).dt.normalize()
-
-
-def make_applications(rows: list[tuple]) -> pd.DataFrame:
-    """Applications in stored types plus the derived columns of lib.snapshot.load."""
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 11
-    ids, retailer, lender, family, amount, sub, decision, dec, signed, paid, cancelled = cols
-
-    def at_noon(days: tuple) -> list[str | None]:
-        return [None if d is None else f"{d}T12:00" for d in days]
-
-    raw = {
-        "Submitted_Date__c": _utc(list(sub)),
-        "Decision_Date__c": _utc(list(dec)),
-        "Signed_Date__c": _utc(at_noon(signed)),
-        "Paid_Date__c": _utc(at_noon(paid)),
-        "Cancelled_Date__c": _utc(at_noon(cancelled)),
-    }
-    amounts = pd.Series(amount, dtype="float64")
-    frame = pd.DataFrame(
-        {
-            "Id": pd.Series(ids, dtype="str"),
-            "Name": pd.Series([f"APP-{i}" for i in ids], dtype="str"),
-            "Retailer__c": pd.Series(retailer, dtype="str"),
-            "Lender_Name__c": pd.Series(lender, dtype="str"),
-            "Product_Code__c": pd.Series(["X"] * len(ids), dtype="str"),
-            "Loan_Amount__c": amounts,
-            "Status__c": pd.Series(["Submitted"] * len(ids), dtype="str"),
-            **{k: raw[k] for k in ("Submitted_Date__c",)},
-            "Decision__c": pd.Series(decision, dtype="str"),
-            **{k: v for k, v in raw.items() if k != "Submitted_Date__c"},
-            "SystemModstamp": raw["Submitted_Date__c"],
-            "submitted_day": _local_day(raw["Submitted_Date__c"]),
-            "decision_day": _local_day(raw["Decision_Date__c"]),
-            "signed_day": _local_day(raw["Signed_Date__c"]),
-            "paid_day": _local_day(raw["Paid_Date__c"]),
-            "cancelled_day": _local_day(raw["Cancelled_Date__c"]),
-            "lender": pd.Series(lender, dtype="str"),
-            "product_family": pd.Series(family, dtype="str"),
-            "term_bucket": pd.Series(["Unknown"] * len(ids), dtype="str"),
-            "amount": amounts.fillna(0.0),
-        }
-    )
-    return frame
-
-
 def make_snapshot(
     apps: list[tuple] = APPS,
     accounts: list[tuple] = ACCOUNTS,
     users: list[tuple] = USERS,
 ) -> Snapshot:
-    account_frame = pd.DataFrame(
-        {
-            "Id": pd.Series([a[0] for a in accounts], dtype="str"),
-            "Name": pd.Series([f"Retailer {a[0]}" for a in accounts], dtype="str"),
-            "OwnerId": pd.Series([a[1] for a in accounts], dtype="str"),
-            "Retailer_Status__c": pd.Series([a[2] for a in accounts], dtype="str"),
-            "Onboarded_Date__c": [None if a[3] is None else date.fromisoformat(a[3]) for a in accounts],
-            "Primary_Contact_Email__c": pd.Series([None] * len(accounts), dtype="str"),
-            "Sector__c": pd.Series(["Furniture"] * len(accounts), dtype="str"),
-            "onboarded_day": pd.to_datetime(pd.Series([a[3] for a in accounts], dtype="object")),
-        }
-    )  # fmt: skip
-    user_frame = pd.DataFrame(
-        {
-            "Id": pd.Series([u[0] for u in users], dtype="str"),
-            "Name": pd.Series([u[1] for u in users], dtype="str"),
-            "Email": pd.Series([f"{u[0].lower()}@example.com" for u in users], dtype="str"),
-            "IsActive": [True] * len(users),
-        }
-    )
-    return Snapshot(
-        path=Path("/nonexistent/test-snapshot"),
-        manifest={"schema_version": 1, "source": "test", "as_of": A.isoformat()},
-        users=user_frame,
-        accounts=account_frame,
-        applications=make_applications(apps),
-    )
+    return book_snapshot(apps, accounts, users, as_of=A)
 
 
 @pytest.fixture(scope="module")
