@@ -44,12 +44,12 @@ def raw_tables(snap: Snapshot) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- open_snapshot
 
 
-def test_target_to_json():
-    assert Target("retailer", "R1", "Smith & Sons <Beds>").to_json() == {
-        "kind": "retailer",
-        "id": "R1",
-        "name": "Smith & Sons <Beds>",
-    }
+def test_target_to_json_leaves_out_the_contact(snap):
+    target = Target("retailer", "R1", "Smith & Sons <Beds>", email="owner@smith.example")
+    assert target.to_json() == {"kind": "retailer", "id": "R1", "name": "Smith & Sons <Beds>"}
+    # The delivery address is the runner's business, never a published figure.
+    fig = report.figures("weekly", report.scope(snap, target), target, A, ["M"])
+    assert "owner@smith.example" not in json.dumps(fig)
 
 
 def test_open_snapshot_from_a_path_is_loaded_once_until_rewritten(snap, tmp_path):
