@@ -165,6 +165,11 @@ def test_scope_of_a_bdm_holds_only_their_retailers(snap):
     assert list(u2.accounts["Id"]) == ["R3", "R4"]  # not R6, which has no owner
     assert sorted(u2.applications["Id"]) == ["A6", "A7"]
     assert report.scope(snap, Target("bdm", "U9", "Nobody")).applications.empty
+    # A BDM's portfolio report lists their retailers and their pipeline only.
+    bea = Target("bdm", "U1", "Bea One")
+    fig = report.figures("portfolio", report.scope(snap, bea), bea, A, ["M"], per_retailer=True)
+    assert list(fig["retailers"]) == ["R1", "R2"]
+    assert {r["retailer"] for stage in fig["pipeline"].values() for r in stage} == {"R1", "R2"}
 
 
 def test_scope_of_the_whole_book_is_the_book(snap):
@@ -192,12 +197,9 @@ def books(draw: st.DrawFn) -> Snapshot:
         (f"R{i}", draw(st.sampled_from(["U1", "U2", None])), "Live", None) for i in range(n)
     ]
     owners = [draw(st.sampled_from([a[0] for a in accounts] + ["RX"])) for _ in range(12)]
-    apps = [replace_retailer(APPS[i % len(APPS)], f"Q{i}", rid) for i, rid in enumerate(owners)]
+    # The book's applications, handed out to random retailers (RX is in no account).
+    apps = [(f"Q{i}", rid, *APPS[i % len(APPS)][2:]) for i, rid in enumerate(owners)]
     return report_snapshot(apps, accounts, USERS)
-
-
-def replace_retailer(app: tuple, app_id: str, retailer: str) -> tuple:
-    return (app_id, retailer, *app[2:])
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
