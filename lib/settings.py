@@ -25,13 +25,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationInfo, field_validator
+from pydantic_core import PydanticUseDefault
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lib.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_API_VERSION = "62.0"
+# The newest version every sign-in method works with: SOAP login() (the password flow) is
+# not available from 65.0, so 64.0 until that flow is retired (Summer '27).
+DEFAULT_API_VERSION = "64.0"
 DEFAULT_COMMENTARY_MODEL = "claude-sonnet-4-5"
 DEFAULT_GRAPH_AUTHORITY = "https://login.microsoftonline.com"
 DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com"
@@ -78,38 +81,35 @@ class SalesforceSection(BaseSettings):
     def can_login(self) -> bool:
         return bool(self.username) and bool(self.password) and self.security_token is not None
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any, info: ValidationInfo) -> Any:
+        # Blanks must stay for the security token only; elsewhere a blank (say
+        # SALESFORCE_PRIVATE_KEY_FILE=) would become a value such as Path(".").
+        if info.field_name != "security_token" and isinstance(value, str) and not value.strip():
+            raise PydanticUseDefault()
+        return value
+
     def check(self) -> None:
-        """Refuse missing or partial configuration, naming what to set."""
-        token = {
-            "SALESFORCE_INSTANCE_URL": bool(self.instance_url),
-            "SALESFORCE_ACCESS_TOKEN": bool(
-                self.access_token and self.access_token.get_secret_value()
-            ),
-        }
-        login = {
-            "SALESFORCE_USERNAME": bool(self.username),
-            "SALESFORCE_PASSWORD": bool(self.password and self.password.get_secret_value()),
-            "SALESFORCE_SECURITY_TOKEN": self.security_token is not None,
-        }
-        if not any(token.values()) and not any(login.values()):
-            raise ConfigError(
-                "Salesforce is not configured: set SALESFORCE_INSTANCE_URL and "
-                "SALESFORCE_ACCESS_TOKEN, or SALESFORCE_USERNAME, SALESFORCE_PASSWORD and "
-                "SALESFORCE_SECURITY_TOKEN (in the environment or .env)"
-            )
-        # A half-set method is a mistake even when the other one is complete: it would
-        # silently leave the run without the re-login (or token) the operator meant to give.
-        for group in (token, login):
-            missing = [name for name, present in group.items() if not present]
-            if any(group.values()) and missing:
-                given = [name for name, present in group.items() if present]
-                raise ConfigError(
-                    f"Salesforce is partly configured: {', '.join(missing)} missing "
-                    f"(set alongside {', '.join(given)})"
-                )
+        """Refuse a malformed value, naming its variable.
+
+        Which sign-in method these settings give, and whether it is complete, is decided
+        by :func:`lib.salesforce.auth.method`, which calls this first.
+        """
         if self.instance_url and not re.match(r"^https://[^/\s]+/?$", self.instance_url):
             raise ConfigError(
                 "must look like https://yourorg.my.salesforce.com", field="SALESFORCE_INSTANCE_URL"
+            )
+        if self.login_url and not re.match(r"^https://[^/\s]+/?$", self.login_url):
+            raise ConfigError(
+                f"{self.login_url!r} must look like https://login.salesforce.com, "
+                "https://test.salesforce.com or https://yourorg.my.salesforce.com",
+                field="SALESFORCE_LOGIN_URL",
+            )
+        # An Experience Cloud site's audience may carry a path, so only the scheme is checked.
+        if self.jwt_audience and not re.match(r"^https://\S+$", self.jwt_audience):
+            raise ConfigError(
+                f"{self.jwt_audience!r} must be an https:// URL", field="SALESFORCE_JWT_AUDIENCE"
             )
         if not re.fullmatch(
             r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*", self.domain
@@ -121,7 +121,7 @@ class SalesforceSection(BaseSettings):
             )
         if not re.fullmatch(r"\d+\.0", self.api_version):
             raise ConfigError(
-                f"{self.api_version!r} is not an API version such as '62.0'",
+                f"{self.api_version!r} is not an API version such as '{DEFAULT_API_VERSION}'",
                 field="SALESFORCE_API_VERSION",
             )
 

@@ -18,11 +18,14 @@ Typical use (what ``runner/extract.py`` does for ``--source salesforce``)::
     tables, api = extract_tables(settings, as_of=as_of, previous=previous, full=full)
     snapshot.write(tables, out, source="salesforce", as_of=as_of, extra={"api": api})
 
-The session, its retries and its settings are in :mod:`lib.salesforce.client` and
-:mod:`lib.salesforce.settings`, the fields and their types in :mod:`lib.salesforce.schema`;
-this module is the public API and re-exports their public names.
+How to sign in (JWT bearer, client credentials, password or a fixed token) and the OAuth
+token grants are in :mod:`lib.salesforce.auth` (``auth.method(settings)`` says which one is
+configured); the session and its retries in :mod:`lib.salesforce.client`; the fields and
+their types in :mod:`lib.salesforce.schema`. This module is the public API and re-exports
+their public names.
 """
 
+from lib.salesforce import auth
 from lib.salesforce.client import USAGE_WARNING, Client, RetryPolicy, connect
 from lib.salesforce.extract import (
     BATCH_SIZE,
@@ -48,6 +51,7 @@ __all__ = [
     "SOURCE",
     "TABLES",
     "USAGE_WARNING",
+    "auth",
     "connect",
     "count",
     "cut_at",

@@ -1,8 +1,9 @@
 """A Salesforce session that counts, retries and renews its REST requests.
 
 Every request of an extraction goes through :meth:`Client.call`: transient failures are
-retried under a :class:`RetryPolicy`, an expired session is renewed once by logging in
-again, and the org's API usage is read from each response.
+retried under a :class:`RetryPolicy`, an expired session is renewed once by signing in
+again (a new OAuth grant, or a SOAP login), and the org's API usage is read from each
+response. How to sign in is :mod:`lib.salesforce.auth`'s business.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tenacity import (
 )
 
 from lib.errors import SourceError
+from lib.salesforce import auth
 from lib.settings import SalesforceSection as Settings
 
 log = logging.getLogger(__name__)
@@ -103,6 +105,8 @@ def _is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return True
+    if isinstance(exc, requests.HTTPError):  # the token endpoint's 5xx
+        return exc.response is not None and exc.response.status_code in _TRANSIENT_STATUS
     if isinstance(exc, SalesforceAuthenticationFailed):
         return exc.code in _TRANSIENT_STATUS  # login host briefly down: code is the status
     if isinstance(exc, SalesforceError):
@@ -130,11 +134,15 @@ class Client:
     """A Salesforce session and the bookkeeping an extraction needs.
 
     Every REST request goes through :meth:`call`, which counts it, retries it under the
-    :class:`RetryPolicy`, logs in again once when the session has expired (if a username
-    and password are configured) and keeps the latest ``Sforce-Limit-Info``.
+    :class:`RetryPolicy`, signs in again once when the session has expired (a new grant
+    for the OAuth flows, a SOAP login for the password flow) and keeps the latest
+    ``Sforce-Limit-Info``.
 
     Attributes:
+        method: how it signs in (see :func:`lib.salesforce.auth.method`).
         calls: REST requests sent, failed ones and retries included.
+        token_requests: OAuth 2.0 token requests sent, failed ones and retries included
+            (they do not count against the org's API limit, so apart from ``calls``).
         logins: SOAP logins made.
         usage: ``(used, limit)`` of the org's daily API requests from the last response.
     """
@@ -142,12 +150,23 @@ class Client:
     def __init__(self, settings: Settings, policy: RetryPolicy | None = None) -> None:
         self.settings = settings
         self.policy = policy or RetryPolicy()
+        self.method = auth.check(settings)
         self.calls = 0
+        self.token_requests = 0
         self.logins = 0
         self.usage: tuple[int, int] | None = None
         self._deadline = time.monotonic() + self.policy.deadline
         self._session = _TimeoutSession(self.policy.timeout)
-        if settings.has_token:
+        # Read before any request: a bad key is a configuration error, not a refusal.
+        self._key = (
+            auth.load_private_key(settings.private_key_file)  # type: ignore[arg-type]
+            if self.method == "jwt"
+            else None
+        )
+        notice = auth.warning(self.method)
+        if notice:
+            log.warning("%s", notice)
+        if self.method == "token":
             self.sf = _compact(
                 Salesforce(
                     instance_url=settings.instance_url,
@@ -157,12 +176,36 @@ class Client:
                 )
             )
         else:
-            self.sf = self._login()
+            self.sf = self._sign_in()
 
     @property
     def instance(self) -> str:
         """Host (and port) of the org's instance, e.g. ``acme.my.salesforce.com``."""
         return self.sf.sf_instance
+
+    def _sign_in(self) -> Salesforce:
+        """A new session by the configured method (never for a fixed token)."""
+        return self._grant() if self.method in auth.OAUTH else self._login()
+
+    def _grant(self) -> Salesforce:
+        s = self.settings
+
+        def grant() -> auth.Token:
+            self.token_requests += 1
+            return auth.request_token(s, self.method, self._session, self._key)
+
+        token = self._retrying("token request", grant)
+        log.info(
+            "signed in to Salesforce instance %s (%s)", token.instance_url, auth.LABELS[self.method]
+        )
+        return _compact(
+            Salesforce(
+                instance_url=token.instance_url,
+                session_id=token.access_token.get_secret_value(),
+                version=s.api_version,
+                session=self._session,
+            )
+        )
 
     def _login(self) -> Salesforce:
         s = self.settings
@@ -245,24 +288,32 @@ class Client:
             except SalesforceExpiredSession as exc:
                 if not _has_code(exc, "INVALID_SESSION_ID"):
                     raise
-                if not self.settings.can_login:
+                if self.method == "token":
                     raise SourceError(
                         "Salesforce rejected the access token (INVALID_SESSION_ID: session "
-                        "expired or invalid). Set a fresh SALESFORCE_ACCESS_TOKEN, or set "
-                        "SALESFORCE_USERNAME, SALESFORCE_PASSWORD and SALESFORCE_SECURITY_TOKEN "
-                        "so Broadsheet can log in again by itself"
+                        "expired or invalid). Set a fresh SALESFORCE_ACCESS_TOKEN, or let "
+                        "Broadsheet sign in by itself with the JWT bearer flow "
+                        "(SALESFORCE_CLIENT_ID, SALESFORCE_USERNAME, SALESFORCE_PRIVATE_KEY_FILE) "
+                        "or client credentials (SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET)"
                     ) from None
-                # Once: a session that is refused right after a fresh login will not be
-                # accepted by logging in yet again.
-                log.info("Salesforce session expired during %s; logging in again", what)
-                self.sf = self._login()
+                # Once: a session that is refused right after a fresh sign-in will not be
+                # accepted by signing in yet again. The same request is repeated, so a
+                # walk through pages resumes at the page that was refused.
+                log.info("Salesforce session expired during %s; signing in again", what)
+                self.sf = self._sign_in()
                 self.calls += 1
                 try:
                     result = fn(self.sf)
                 except SalesforceExpiredSession:
                     raise SourceError(
-                        "Salesforce refused a fresh session straight after logging in "
-                        "(INVALID_SESSION_ID); check the integration user's API access"
+                        "Salesforce refused a fresh session straight after signing in again "
+                        f"({auth.LABELS[self.method]}; INVALID_SESSION_ID); check the "
+                        "integration user's API Enabled permission"
+                        + (
+                            " and the connected app's OAuth scopes (api)"
+                            if self.method in auth.OAUTH
+                            else ""
+                        )
                     ) from None
             usage = self.sf.api_usage.get("api-usage")
             if usage is not None:
@@ -290,7 +341,8 @@ class Client:
             ) from None
 
     def api_report(self) -> dict[str, Any]:
-        """``{"calls", "used", "limit", "logins", "instance"}`` for the manifest and run.json."""
+        """``{"auth", "calls", "token_requests", "logins", "used", "limit", "instance"}``
+        for the manifest and run.json (no secret among them)."""
         used, limit = self.usage or (None, None)
         if used is not None and limit and used > USAGE_WARNING * limit:
             log.warning(
@@ -300,20 +352,22 @@ class Client:
                 f"{limit:,}",
             )
         return {
+            "auth": self.method,
             "calls": self.calls,
+            "token_requests": self.token_requests,
+            "logins": self.logins,
             "used": used,
             "limit": limit,
-            "logins": self.logins,
             "instance": self.instance,
         }
 
 
 def connect(settings: Settings, policy: RetryPolicy | None = None) -> Client:
-    """Open a session: the access token if given, else a SOAP login.
+    """Open a session by the configured method (see :mod:`lib.salesforce.auth`).
 
     Raises:
-        ConfigError: nothing configured, or a half-configured method, naming the variables.
+        ConfigError: nothing configured, a half-configured method or a bad key file,
+            naming the variables or the file; or credentials Salesforce refused.
         SourceError: the login was refused or the login host unreachable.
     """
-    settings.check()
     return Client(settings, policy)

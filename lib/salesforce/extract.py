@@ -219,10 +219,12 @@ def extract_tables(
 
     Returns:
         ``(tables, api)``: the three tables in stored types, sorted by ``Id``, and
-        ``{"calls", "used", "limit", "logins", "instance", "refresh", "since"}`` for the
-        snapshot manifest and ``run.json``.
+        ``{"auth", "calls", "token_requests", "logins", "used", "limit", "instance",
+        "refresh", "since"}`` for the snapshot manifest and ``run.json``.
 
     Raises:
+        ConfigError: the sign-in is not configured properly, or Salesforce refused its
+            credentials; the message names the variables or the file.
         SourceError: Salesforce could not be read; the message says how to fix it.
     """
     client = connect(settings, policy)

@@ -1,10 +1,23 @@
-"""A local HTTPS stand-in of the Salesforce REST query API and SOAP login.
+"""A local HTTPS stand-in of the Salesforce REST query API, its OAuth 2.0 token endpoint
+and SOAP login.
 
 The real ``simple_salesforce`` client talks to it unchanged: the server speaks TLS with a
 certificate issued by a throw-away ``trustme`` CA (point ``REQUESTS_CA_BUNDLE`` at
 :attr:`SalesforceStandin.ca_pem`), answers ``/services/data/vXX.X/query?q=…`` and the
-``nextRecordsUrl`` pages, ``/services/data/vXX.X/sobjects/<object>/describe`` and the SOAP
-``login`` call, and reports ``Sforce-Limit-Info`` on every REST answer.
+``nextRecordsUrl`` pages, ``/services/data/vXX.X/sobjects/<object>/describe``, the SOAP
+``login`` call and ``/services/oauth2/token``, and reports ``Sforce-Limit-Info`` on every
+REST answer.
+
+The token endpoint is a connected app with consumer key :data:`CLIENT_ID`, secret
+:data:`CLIENT_SECRET` and an uploaded certificate (:attr:`SalesforceStandin.jwt_certificate`,
+self-signed, as ``openssl req -x509`` makes it; its private key is
+:attr:`SalesforceStandin.jwt_key_file`). It really checks what Salesforce checks: the
+form encoding, the JWT bearer assertion's RS256 signature against that certificate, its
+``iss`` (the consumer key), ``sub`` (a pre-authorised user), ``aud`` and ``exp`` (not past,
+at most three minutes ahead, by the stand-in's clock, which a test may set wrong with
+:attr:`~SalesforceStandin.clock_skew`); and the client credentials' consumer key and
+secret. Refusals carry Salesforce's ``error`` codes (``invalid_grant``, ``invalid_client``,
+``invalid_client_id``, ``unsupported_grant_type``) with a description modelled on its own.
 
 It *evaluates* the SOQL it is sent instead of matching strings: the ``SELECT`` list (or
 ``COUNT()``), ``FROM``, a ``WHERE`` of comparisons joined by ``AND``/``OR``/``NOT`` with
@@ -14,7 +27,8 @@ with ``INVALID_FIELD`` exactly as Salesforce does when field-level security hide
 Faults on demand: an HTTP error with a Salesforce error body on a chosen page of a chosen
 object (:meth:`SalesforceStandin.fail`), a dropped connection or a slow answer
 (:meth:`~SalesforceStandin.drop`, :meth:`~SalesforceStandin.stall`), every session
-expiring (:meth:`~SalesforceStandin.expire_sessions`). It counts what it receives.
+expiring (:meth:`~SalesforceStandin.expire_sessions`), every new token expiring after N
+REST calls (:meth:`~SalesforceStandin.expire_tokens_after`). It counts what it receives.
 """
 
 from __future__ import annotations
@@ -37,9 +51,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import jwt
 import numpy as np
 import pandas as pd
 import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from lib.settings import DEFAULT_API_VERSION
 
 #: Snapshot table name -> Salesforce object it comes from.
 OBJECTS = {"users": "User", "accounts": "Account", "applications": "Application__c"}
@@ -49,6 +70,13 @@ USERNAME = "reports@broadsheet.example"
 PASSWORD = "correct horse"
 SECURITY_TOKEN = "standinSecurityToken"
 ORG_ID = "00DSTANDIN0000001"
+#: The connected app: consumer key and secret, and the JWT audience it expects.
+CLIENT_ID = "3MVG9STANDIN.connected.app.consumer.key"
+CLIENT_SECRET = "standin-consumer-secret-5F1E2D3C"
+JWT_AUDIENCE = "https://login.salesforce.com"
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+#: Salesforce accepts a JWT bearer assertion whose ``exp`` is at most this far ahead.
+JWT_MAX_LIFETIME = 180
 
 #: Salesforce's own page-size bounds for ``Sforce-Query-Options: batchSize``.
 MIN_BATCH, MAX_BATCH = 200, 2000
@@ -479,6 +507,42 @@ class Cursor:
     total: int
 
 
+# --------------------------------------------------------------------------- the app's certificate
+def self_signed(key: rsa.RSAPrivateKey, common_name: str = "broadsheet-jwt") -> x509.Certificate:
+    """What ``openssl req -x509 -key key.pem -days 730`` makes: the certificate to upload."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.now(UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now.replace(year=now.year - 1))
+        .not_valid_after(now.replace(year=now.year + 2))
+        .sign(key, hashes.SHA256())
+    )
+
+
+def pem(key: Any) -> bytes:
+    """A private key as unencrypted PKCS#8 PEM (``-----BEGIN PRIVATE KEY-----``)."""
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+class TokenRefusal(Exception):
+    """An OAuth error answer: ``status``, ``error`` and ``error_description``."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(f"{error}: {description}")
+        self.error = error
+        self.description = description
+        self.status = status
+
+
 # --------------------------------------------------------------------------- server
 class SalesforceStandin:
     """The stand-in server. Start it once, reset it between tests.
@@ -487,12 +551,20 @@ class SalesforceStandin:
         calls: REST requests received since the last reset (what counts against the
             org's API limit), including those answered with a fault.
         logins: SOAP logins received since the last reset.
+        token_requests: requests to ``/services/oauth2/token`` since the last reset.
+        grants: one ``(grant_type, status, error)`` per token request.
+        issued: every access token handed out since the last reset (tests look for them
+            where they must not be).
+        clock_skew: seconds added to the stand-in's clock when it checks an assertion's
+            ``exp`` (as if this machine's clock were that far behind).
         log: one ``(kind, object, page, status)`` tuple per REST request.
         api_used: the org's running API usage reported in ``Sforce-Limit-Info``.
         api_limit: the org's daily limit reported in ``Sforce-Limit-Info``.
     """
 
-    def __init__(self, tables: Mapping[str, pd.DataFrame], *, api_version: str = "62.0") -> None:
+    def __init__(
+        self, tables: Mapping[str, pd.DataFrame], *, api_version: str = DEFAULT_API_VERSION
+    ) -> None:
         self.api_version = api_version
         self._tables = dict(tables)
         self._lock = threading.RLock()
@@ -501,6 +573,15 @@ class SalesforceStandin:
         self._tmp = tempfile.TemporaryDirectory(prefix="sf-standin-")
         self.ca_pem = Path(self._tmp.name) / "ca.pem"
         self._ca.cert_pem.write_to_path(str(self.ca_pem))
+        # The connected app's certificate, and the private key the integration keeps.
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.app_certificate = self_signed(key)
+        self.jwt_key_file = Path(self._tmp.name) / "broadsheet-jwt.key"
+        self.jwt_key_file.write_bytes(pem(key))
+        self.jwt_certificate = Path(self._tmp.name) / "broadsheet-jwt.crt"
+        self.jwt_certificate.write_bytes(
+            self.app_certificate.public_bytes(serialization.Encoding.PEM)
+        )
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._locators = itertools.count(1)
@@ -553,6 +634,27 @@ class SalesforceStandin:
             "REQUESTS_CA_BUNDLE": str(self.ca_pem),
         }
 
+    def jwt_env(self) -> dict[str, str]:
+        """Environment for the JWT bearer flow (the stand-in is the login URL)."""
+        return {
+            "SALESFORCE_LOGIN_URL": self.instance_url,
+            "SALESFORCE_CLIENT_ID": CLIENT_ID,
+            "SALESFORCE_USERNAME": USERNAME,
+            "SALESFORCE_PRIVATE_KEY_FILE": str(self.jwt_key_file),
+            "SALESFORCE_API_VERSION": self.api_version,
+            "REQUESTS_CA_BUNDLE": str(self.ca_pem),
+        }
+
+    def client_credentials_env(self) -> dict[str, str]:
+        """Environment for the client credentials flow (the stand-in is the My Domain)."""
+        return {
+            "SALESFORCE_LOGIN_URL": self.instance_url,
+            "SALESFORCE_CLIENT_ID": CLIENT_ID,
+            "SALESFORCE_CLIENT_SECRET": CLIENT_SECRET,
+            "SALESFORCE_API_VERSION": self.api_version,
+            "REQUESTS_CA_BUNDLE": str(self.ca_pem),
+        }
+
     # ----------------------------------------------------------------- state
     def reset(self, tables: Mapping[str, pd.DataFrame] | None = None) -> None:
         """Forget faults, counters, sessions and changes; serve ``tables`` (or the same)."""
@@ -563,9 +665,17 @@ class SalesforceStandin:
             self.objects = {name: o.copy() for name, o in self._pristine.items()}
             self.faults: list[Fault] = []
             self.cursors: dict[str, Cursor] = {}
-            self.tokens = {ACCESS_TOKEN}
+            # Valid tokens -> REST calls each has left (None: until expired otherwise).
+            self.tokens: dict[str, int | None] = {ACCESS_TOKEN: None}
+            self.token_life: int | None = None
             self.calls = 0
             self.logins = 0
+            self.token_requests = 0
+            self.grants: list[tuple[str, int, str]] = []
+            self.issued: list[str] = []
+            self.clock_skew = 0.0
+            self.users = {USERNAME}  # pre-authorised for the connected app
+            self.jwt_audience = JWT_AUDIENCE
             self.log: list[tuple[str, str | None, int | None, int]] = []
             self.api_used = 1000
             self.api_limit = 705_000
@@ -575,6 +685,8 @@ class SalesforceStandin:
         with self._lock:
             self.calls = 0
             self.logins = 0
+            self.token_requests = 0
+            self.grants = []
             self.log = []
 
     def fail(
@@ -615,6 +727,11 @@ class SalesforceStandin:
             return
         body = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
         self.faults.append(Fault("expire", obj, page, times, status=401, body=body))
+
+    def expire_tokens_after(self, calls: int | None) -> None:
+        """Every session issued from now on (grant or login) serves ``calls`` REST requests;
+        the next one is refused with 401 INVALID_SESSION_ID. None: no such limit."""
+        self.token_life = calls
 
     def delete(self, obj: str, record_id: str) -> None:
         """Delete a record (it goes to the recycle bin: plain queries no longer see it)."""
@@ -753,9 +870,94 @@ class SalesforceStandin:
             return 500, _LOGIN_FAULT, None
         token = f"{ORG_ID}!standin-session-{self.logins}"
         with self._lock:
-            self.tokens.add(token)
+            self.tokens[token] = self.token_life
+            self.issued.append(token)
         server_url = f"{self.instance_url}/services/Soap/u/{self.api_version}/{ORG_ID}"
         return 200, _LOGIN_OK.format(server_url=server_url, session_id=token), token
+
+
+def _use_token(standin: SalesforceStandin, token: str) -> bool:
+    """Whether ``token`` is valid now; spends one of its calls if they are counted."""
+    with standin._lock:
+        if token not in standin.tokens:
+            return False
+        left = standin.tokens[token]
+        if left is None:
+            return True
+        if left <= 0:
+            del standin.tokens[token]
+            return False
+        standin.tokens[token] = left - 1
+        return True
+
+
+def _verify_assertion(standin: SalesforceStandin, assertion: str) -> str:
+    """The user a JWT bearer assertion signs in, or :class:`TokenRefusal` as Salesforce says it."""
+    try:
+        header = jwt.get_unverified_header(assertion)
+        claims = jwt.decode(assertion, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise TokenRefusal("invalid_grant", "invalid assertion") from None
+    if claims.get("iss") != CLIENT_ID:
+        raise TokenRefusal("invalid_client_id", "client identifier invalid")
+    if header.get("alg") != "RS256":
+        raise TokenRefusal("invalid_grant", "invalid assertion: algorithm must be RS256")
+    try:
+        jwt.decode(
+            assertion,
+            standin.app_certificate.public_key(),  # type: ignore[arg-type]
+            algorithms=["RS256"],
+            audience=standin.jwt_audience,
+            options={"require": ["iss", "sub", "aud", "exp"], "verify_exp": False},
+        )
+    except jwt.InvalidSignatureError:
+        raise TokenRefusal("invalid_grant", "invalid assertion") from None
+    except jwt.InvalidAudienceError:
+        raise TokenRefusal("invalid_grant", "audience is invalid") from None
+    except jwt.PyJWTError as exc:
+        raise TokenRefusal("invalid_grant", f"invalid assertion: {exc}") from None
+    now = time.time() + standin.clock_skew
+    exp = claims.get("exp")
+    if not isinstance(exp, int | float) or exp <= now:
+        raise TokenRefusal("invalid_grant", "expired assertion: exp is in the past")
+    if exp > now + JWT_MAX_LIFETIME:
+        raise TokenRefusal("invalid_grant", "invalid assertion: exp more than 3 minutes ahead")
+    if claims.get("sub") not in standin.users:
+        raise TokenRefusal("invalid_grant", "user hasn't approved this consumer")
+    return str(claims["sub"])
+
+
+def token_form(content_type: str, body: str) -> dict[str, str]:
+    """The fields of a token request; Salesforce reads a form-encoded body only."""
+    if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        return {}
+    return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+
+
+def _grant(standin: SalesforceStandin, form: Mapping[str, str]) -> dict[str, Any]:
+    """Answer a token request: the token response, or :class:`TokenRefusal`."""
+    grant_type = form.get("grant_type", "")
+    if grant_type == JWT_GRANT:
+        _verify_assertion(standin, form.get("assertion", ""))
+    elif grant_type == "client_credentials":
+        if form.get("client_id") != CLIENT_ID:
+            raise TokenRefusal("invalid_client_id", "client identifier invalid")
+        if form.get("client_secret") != CLIENT_SECRET:
+            raise TokenRefusal("invalid_client", "invalid client credentials")
+    else:
+        raise TokenRefusal("unsupported_grant_type", "grant type not supported")
+    with standin._lock:
+        token = f"{ORG_ID}!standin-oauth-{len(standin.issued) + 1}"
+        standin.tokens[token] = standin.token_life
+        standin.issued.append(token)
+    return {
+        "access_token": token,
+        "instance_url": standin.instance_url,
+        "id": f"{standin.instance_url}/id/{ORG_ID}/005SB0000000001AAA",
+        "token_type": "Bearer",
+        "scope": "api",
+        "issued_at": str(int(time.time() * 1000)),
+    }
 
 
 _LOGIN_OK = (
@@ -795,6 +997,7 @@ _QUERY_PATH = re.compile(r"^/services/data/v(?P<ver>\d+\.\d)/query/?$")
 _MORE_PATH = re.compile(r"^/services/data/v(?P<ver>\d+\.\d)/query/(?P<loc>01g\w+)-(?P<off>\d+)$")
 _DESCRIBE_PATH = re.compile(r"^/services/data/v(?P<ver>\d+\.\d)/sobjects/(?P<obj>\w+)/describe/?$")
 _LOGIN_PATH = re.compile(r"^/services/Soap/u/(?P<ver>\d+\.\d)/?$")
+_TOKEN_PATH = "/services/oauth2/token"
 _BATCH = re.compile(r"batchSize\s*=\s*(\d+)", re.I)
 
 
@@ -820,11 +1023,30 @@ def _handler_for(standin: SalesforceStandin) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode()
-            if not _LOGIN_PATH.match(urlsplit(self.path).path):
+            path = urlsplit(self.path).path
+            if path == _TOKEN_PATH:
+                self._token(body)
+                return
+            if not _LOGIN_PATH.match(path):
                 self._send(404, [{"errorCode": "NOT_FOUND", "message": "no such resource"}])
                 return
             status, xml, _ = standin._login(body)
             self._send(status, xml.encode(), "text/xml")
+
+        def _token(self, body: str) -> None:
+            with standin._lock:
+                standin.token_requests += 1
+            form = token_form(self.headers.get("Content-Type") or "", body)
+            grant_type = form.get("grant_type", "")
+            try:
+                answer = _grant(standin, form)
+            except TokenRefusal as refusal:
+                standin.grants.append((grant_type, refusal.status, refusal.error))
+                payload = {"error": refusal.error, "error_description": refusal.description}
+                self._send(refusal.status, payload)
+                return
+            standin.grants.append((grant_type, 200, ""))
+            self._send(200, answer)
 
         def do_GET(self) -> None:  # noqa: N802
             url = urlsplit(self.path)
@@ -855,7 +1077,7 @@ def _handler_for(standin: SalesforceStandin) -> type[BaseHTTPRequestHandler]:
 
         def _answer(self, url: Any, kind: str, obj: str | None, page: int | None, more) -> int:
             auth = self.headers.get("Authorization", "")
-            if auth.removeprefix("Bearer ") not in standin.tokens:
+            if not _use_token(standin, auth.removeprefix("Bearer ")):
                 body = [
                     {"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}
                 ]
@@ -908,12 +1130,18 @@ def utc(text: str) -> datetime:
 
 __all__ = [
     "ACCESS_TOKEN",
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "JWT_AUDIENCE",
     "OBJECTS",
     "PASSWORD",
     "SECURITY_TOKEN",
     "USERNAME",
     "SalesforceStandin",
     "SoqlError",
+    "TokenRefusal",
     "parse_soql",
+    "pem",
+    "self_signed",
     "utc",
 ]

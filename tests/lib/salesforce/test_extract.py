@@ -37,7 +37,7 @@ AS_OF = SALESFORCE_AS_OF
 def sf_settings(env_file: str | Path | None = ".env") -> SalesforceSection:
     """The Salesforce section as an entry point reads it, checked as ``connect`` checks it."""
     section = load_settings(env_file=env_file).salesforce
-    section.check()
+    salesforce.auth.check(section)
     return section
 
 
@@ -253,6 +253,7 @@ def test_expired_token_without_credentials_is_a_clear_error(
 def test_expired_session_logs_in_again_once_and_resumes(
     salesforce_standin: SalesforceStandin, salesforce_tables, monkeypatch, caplog
 ) -> None:
+    # Token and password both complete: the password flow comes first, and can renew.
     _login_env(monkeypatch, token=True)
     salesforce_standin.expire_sessions(obj="Application__c", page=3)
     caplog.set_level(logging.DEBUG)
@@ -261,7 +262,8 @@ def test_expired_session_logs_in_again_once_and_resumes(
         tables, api = _extract()
 
     _assert_same_tables(tables, salesforce_tables)
-    assert salesforce_standin.logins == api["logins"] == 1
+    assert salesforce_standin.logins == api["logins"] == 2
+    assert api["auth"] == "password" and api["token_requests"] == 0
     assert api["calls"] == _full_calls(salesforce_tables) + 1
     # Secrets never reach the log: not the token, the password, or the new session.
     for secret in (ACCESS_TOKEN, PASSWORD, SECURITY_TOKEN, "standin-session-"):
@@ -275,7 +277,7 @@ def test_session_refused_after_a_fresh_login_is_not_retried_forever(
     salesforce_standin.expire_sessions(obj="User", times=99)  # every session dies at once
     with salesforce_standin.route_login_hosts(), pytest.raises(SourceError, match="fresh session"):
         _extract()
-    assert salesforce_standin.logins == 1
+    assert salesforce_standin.logins == 2  # the first, and one more: not a loop
     assert salesforce_standin.calls == 2
 
 
@@ -435,9 +437,16 @@ def test_missing_configuration_names_the_variables(monkeypatch, tmp_path: Path) 
     for name in ("INSTANCE_URL", "ACCESS_TOKEN", "USERNAME", "PASSWORD", "SECURITY_TOKEN"):
         assert f"SALESFORCE_{name}" in str(err.value)
 
+    # A username alone could be the start of the JWT bearer or the password flow.
     monkeypatch.setenv("SALESFORCE_USERNAME", USERNAME)
-    with pytest.raises(ConfigError, match="SALESFORCE_PASSWORD, SALESFORCE_SECURITY_TOKEN missing"):
+    with pytest.raises(ConfigError, match="no sign-in method is complete") as err:
         sf_settings()
+    assert "SALESFORCE_CLIENT_ID, SALESFORCE_PRIVATE_KEY_FILE (OAuth 2.0 JWT bearer)" in str(
+        err.value
+    )
+    assert "SALESFORCE_PASSWORD, SALESFORCE_SECURITY_TOKEN (username and password" in str(
+        err.value
+    )
 
     monkeypatch.delenv("SALESFORCE_USERNAME")
     monkeypatch.setenv("SALESFORCE_ACCESS_TOKEN", "secret-token")
