@@ -1,5 +1,6 @@
 """``broadsheet run … --source salesforce`` against the HTTPS stand-in gives the same numbers
-as the demo source on the same data, and records the API usage in run.json."""
+as the demo source on the same data, and records the API usage in run.json. It signs in by
+the JWT bearer flow, and no secret reaches any file the run writes."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from lib.settings import Settings
 from runner.run import prepare, run
 from runner.spec import RunSpec
 from tests.fixtures.salesforce import SALESFORCE_AS_OF
+from tests.standins.salesforce import CLIENT_SECRET
 
 pytestmark = pytest.mark.slow
 
 
 def test_salesforce_and_demo_sources_give_the_same_figures(
-    salesforce_standin, salesforce_tables, tmp_path
+    salesforce_jwt, salesforce_tables, tmp_path
 ):
+    salesforce_standin = salesforce_jwt
     accounts = salesforce_tables["accounts"]
     live = accounts[accounts["Retailer_Status__c"] == "Live"].sort_values("Name")
     target = str(live["Id"].iloc[0])
@@ -44,6 +47,17 @@ def test_salesforce_and_demo_sources_give_the_same_figures(
         ).read_text()
     )
     assert summary["api"]["calls"] == calls and summary["api"]["limit"] == 705_000
+    assert summary["api"]["auth"] == "jwt"
+    assert summary["api"]["token_requests"] == salesforce_standin.token_requests == 1
+    key = [
+        line
+        for line in salesforce_standin.jwt_key_file.read_text().splitlines()
+        if line and not line.startswith("-----")
+    ]
+    for path in (p for p in from_sf.outputs.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        for secret in (CLIENT_SECRET, "PRIVATE KEY", *key, *salesforce_standin.issued):
+            assert secret.encode() not in data, (path, secret[:12])
 
     demo_dir = snapshot.write(
         salesforce_tables, tmp_path / "demo-snapshot", source="demo", as_of=SALESFORCE_AS_OF

@@ -557,6 +557,7 @@ class SalesforceStandin:
             where they must not be).
         clock_skew: seconds added to the stand-in's clock when it checks an assertion's
             ``exp`` (as if this machine's clock were that far behind).
+        token_outage: how many of the next token requests are answered 503.
         log: one ``(kind, object, page, status)`` tuple per REST request.
         api_used: the org's running API usage reported in ``Sforce-Limit-Info``.
         api_limit: the org's daily limit reported in ``Sforce-Limit-Info``.
@@ -674,6 +675,7 @@ class SalesforceStandin:
             self.grants: list[tuple[str, int, str]] = []
             self.issued: list[str] = []
             self.clock_skew = 0.0
+            self.token_outage = 0
             self.users = {USERNAME}  # pre-authorised for the connected app
             self.jwt_audience = JWT_AUDIENCE
             self.log: list[tuple[str, str | None, int | None, int]] = []
@@ -1038,6 +1040,13 @@ def _handler_for(standin: SalesforceStandin) -> type[BaseHTTPRequestHandler]:
                 standin.token_requests += 1
             form = token_form(self.headers.get("Content-Type") or "", body)
             grant_type = form.get("grant_type", "")
+            with standin._lock:
+                down = standin.token_outage > 0
+                standin.token_outage -= down
+            if down:
+                standin.grants.append((grant_type, 503, ""))
+                self._send(503, b"Service Unavailable", "text/plain")
+                return
             try:
                 answer = _grant(standin, form)
             except TokenRefusal as refusal:

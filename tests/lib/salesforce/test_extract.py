@@ -15,9 +15,15 @@ from lib import salesforce, snapshot
 from lib.errors import ConfigError, SourceError
 from lib.salesforce import RetryPolicy
 from lib.salesforce import schema as salesforce_schema
-from lib.settings import SalesforceSection
-from lib.settings import load as load_settings
-from tests.fixtures.salesforce import SALESFORCE_AS_OF
+from tests.fixtures.salesforce import (
+    FAST,
+    SALESFORCE_AS_OF,
+    assert_same_tables,
+    full_calls,
+    page_count,
+    sf_extract,
+    sf_settings,
+)
 from tests.standins.salesforce import (
     ACCESS_TOKEN,
     PASSWORD,
@@ -29,37 +35,7 @@ from tests.standins.salesforce import (
     utc,
 )
 
-# No sleeping between retries in tests; a short timeout for the stalled-response fault.
-FAST = RetryPolicy(attempts=4, wait_initial=0.0, wait_max=0.0, deadline=60.0, timeout=2.0)
 AS_OF = SALESFORCE_AS_OF
-
-
-def sf_settings(env_file: str | Path | None = ".env") -> SalesforceSection:
-    """The Salesforce section as an entry point reads it, checked as ``connect`` checks it."""
-    section = load_settings(env_file=env_file).salesforce
-    salesforce.auth.check(section)
-    return section
-
-
-def _extract(**kwargs):
-    settings = sf_settings(env_file=None)
-    return salesforce.extract_tables(
-        settings, as_of=kwargs.pop("as_of", AS_OF), policy=kwargs.pop("policy", FAST), **kwargs
-    )
-
-
-def _pages(tables: dict[str, pd.DataFrame], batch: int = salesforce.BATCH_SIZE) -> int:
-    return math.ceil(len(tables["applications"]) / batch)
-
-
-def _full_calls(tables: dict[str, pd.DataFrame]) -> int:
-    return 2 + _pages(tables)  # users, accounts, then the application pages
-
-
-def _assert_same_tables(got: dict[str, pd.DataFrame], expected: dict[str, pd.DataFrame]) -> None:
-    for table in snapshot.SCHEMA:
-        want = expected[table].sort_values("Id", ignore_index=True)
-        pd.testing.assert_frame_equal(got[table], want, check_like=False, obj=table)
 
 
 def _login_env(monkeypatch: pytest.MonkeyPatch, *, token: bool) -> None:
@@ -78,9 +54,9 @@ def test_full_extraction_equals_the_demo_source_row_for_row(
     salesforce_standin.api_used = 600_000  # of 705,000: above the 80 % warning line
     caplog.set_level(logging.WARNING, logger="lib.salesforce")
 
-    tables, api = _extract()
+    tables, api = sf_extract()
 
-    _assert_same_tables(tables, salesforce_tables)
+    assert_same_tables(tables, salesforce_tables)
     # And after the snapshot's own type conversion: the very same bytes.
     ours = snapshot.write(tables, tmp_path / "sf", source="salesforce", as_of=AS_OF)
     theirs = snapshot.write(salesforce_tables, tmp_path / "demo", source="demo", as_of=AS_OF)
@@ -88,7 +64,7 @@ def test_full_extraction_equals_the_demo_source_row_for_row(
         snapshot.load(ours).manifest["content_hash"]
         == snapshot.load(theirs).manifest["content_hash"]
     )
-    assert api["calls"] == salesforce_standin.calls == _full_calls(salesforce_tables)
+    assert api["calls"] == salesforce_standin.calls == full_calls(salesforce_tables)
     assert (api["used"], api["limit"]) == (600_000 + api["calls"], 705_000)
     assert "of the org's daily limit" in caplog.text
     assert api["refresh"] == "full" and api["logins"] == 0
@@ -125,7 +101,7 @@ def test_quotes_backslashes_and_soql_in_a_name_survive(
     salesforce_standin.update("Application__c", app, Status__c="On Hold")
     caplog.set_level(logging.WARNING, logger="lib.salesforce")
 
-    tables, _ = _extract()
+    tables, _ = sf_extract()
     row = tables["accounts"].set_index("Id").loc[account]
     assert row["Name"] == name
     assert tables["applications"].set_index("Id").loc[app, "Status__c"] == "On Hold"
@@ -141,7 +117,7 @@ def test_nothing_after_as_of(salesforce_standin: SalesforceStandin, salesforce_t
     as_of = date(2026, 11, 18)  # a Wednesday: the stand-in holds four more days
     account = salesforce_tables["accounts"]["Id"].iloc[0]
     salesforce_standin.update("Account", account, Onboarded_Date__c=date(2026, 11, 20))
-    tables, _ = _extract(as_of=as_of)
+    tables, _ = sf_extract(as_of=as_of)
     assert tables["accounts"].set_index("Id").loc[account, "Onboarded_Date__c"] is None
     apps = tables["applications"]
     cutoff = pd.Timestamp("2026-11-19T00:00:00Z")
@@ -163,13 +139,13 @@ def test_503_on_the_third_page_is_retried_from_that_page(
 ) -> None:
     salesforce_standin.fail(503, "SERVER_UNAVAILABLE", "try later", obj="Application__c", page=3)
 
-    tables, api = _extract()
+    tables, api = sf_extract()
 
-    _assert_same_tables(tables, salesforce_tables)
+    assert_same_tables(tables, salesforce_tables)
     # One extra call: page 3 again, not the query from the start.
-    assert api["calls"] == salesforce_standin.calls == _full_calls(salesforce_tables) + 1
+    assert api["calls"] == salesforce_standin.calls == full_calls(salesforce_tables) + 1
     pages = [page for kind, obj, page, _ in salesforce_standin.log if obj == "Application__c"]
-    assert pages == [1, 2, 3, 3, *range(4, _pages(salesforce_tables) + 1)]
+    assert pages == [1, 2, 3, 3, *range(4, page_count(salesforce_tables) + 1)]
 
 
 def test_500_502_and_a_dropped_connection_are_retried(
@@ -179,10 +155,10 @@ def test_500_502_and_a_dropped_connection_are_retried(
     salesforce_standin.fail(502, "", "Bad Gateway", obj="Application__c", page=2)
     salesforce_standin.drop(obj="Application__c", page=4)
 
-    tables, api = _extract()
+    tables, api = sf_extract()
 
-    _assert_same_tables(tables, salesforce_tables)
-    assert api["calls"] == _full_calls(salesforce_tables) + 3
+    assert_same_tables(tables, salesforce_tables)
+    assert api["calls"] == full_calls(salesforce_tables) + 3
 
 
 def test_a_timeout_is_retried(salesforce_standin: SalesforceStandin) -> None:
@@ -204,9 +180,9 @@ def test_concurrent_long_transaction_limit_is_retried(
         page=1,
         times=2,
     )
-    tables, api = _extract()
-    _assert_same_tables(tables, salesforce_tables)
-    assert api["calls"] == _full_calls(salesforce_tables) + 2
+    tables, api = sf_extract()
+    assert_same_tables(tables, salesforce_tables)
+    assert api["calls"] == full_calls(salesforce_tables) + 2
 
 
 def test_daily_request_limit_fails_at_once(salesforce_standin: SalesforceStandin) -> None:
@@ -219,7 +195,7 @@ def test_daily_request_limit_fails_at_once(salesforce_standin: SalesforceStandin
         times=99,
     )
     with pytest.raises(SourceError, match="daily API request limit is used up") as err:
-        _extract()
+        sf_extract()
     assert err.value.exit_status == 2
     assert "TotalRequests" in str(err.value)
     assert salesforce_standin.calls == 4  # users, accounts, page 1, page 2 once: no retry
@@ -228,7 +204,7 @@ def test_daily_request_limit_fails_at_once(salesforce_standin: SalesforceStandin
 def test_retries_stop_after_the_policy_attempts(salesforce_standin: SalesforceStandin) -> None:
     salesforce_standin.fail(503, "SERVER_UNAVAILABLE", "down", obj="Application__c", times=99)
     with pytest.raises(SourceError, match="still failing after 4 attempts: HTTP 503"):
-        _extract()
+        sf_extract()
     assert salesforce_standin.calls == 2 + FAST.attempts
 
 
@@ -236,7 +212,7 @@ def test_retries_stop_at_the_deadline(salesforce_standin: SalesforceStandin) -> 
     salesforce_standin.fail(503, "SERVER_UNAVAILABLE", "down", obj="User", times=99)
     policy = RetryPolicy(attempts=50, wait_initial=0.0, wait_max=0.0, deadline=0.0)
     with pytest.raises(SourceError, match="still failing after 1 attempts"):
-        _extract(policy=policy)
+        sf_extract(policy=policy)
     assert salesforce_standin.calls == 1
 
 
@@ -245,7 +221,7 @@ def test_expired_token_without_credentials_is_a_clear_error(
 ) -> None:
     salesforce_standin.expire_sessions()
     with pytest.raises(SourceError, match="SALESFORCE_ACCESS_TOKEN") as err:
-        _extract()
+        sf_extract()
     assert "INVALID_SESSION_ID" in str(err.value)
     assert salesforce_standin.calls == 1
 
@@ -259,12 +235,12 @@ def test_expired_session_logs_in_again_once_and_resumes(
     caplog.set_level(logging.DEBUG)
 
     with salesforce_standin.route_login_hosts():
-        tables, api = _extract()
+        tables, api = sf_extract()
 
-    _assert_same_tables(tables, salesforce_tables)
+    assert_same_tables(tables, salesforce_tables)
     assert salesforce_standin.logins == api["logins"] == 2
     assert api["auth"] == "password" and api["token_requests"] == 0
-    assert api["calls"] == _full_calls(salesforce_tables) + 1
+    assert api["calls"] == full_calls(salesforce_tables) + 1
     # Secrets never reach the log: not the token, the password, or the new session.
     for secret in (ACCESS_TOKEN, PASSWORD, SECURITY_TOKEN, "standin-session-"):
         assert secret not in caplog.text
@@ -276,7 +252,7 @@ def test_session_refused_after_a_fresh_login_is_not_retried_forever(
     _login_env(monkeypatch, token=True)
     salesforce_standin.expire_sessions(obj="User", times=99)  # every session dies at once
     with salesforce_standin.route_login_hosts(), pytest.raises(SourceError, match="fresh session"):
-        _extract()
+        sf_extract()
     assert salesforce_standin.logins == 2  # the first, and one more: not a loop
     assert salesforce_standin.calls == 2
 
@@ -286,9 +262,9 @@ def test_username_password_login(
 ) -> None:
     _login_env(monkeypatch, token=False)
     with salesforce_standin.route_login_hosts():
-        tables, api = _extract()
-    _assert_same_tables(tables, salesforce_tables)
-    assert api["logins"] == 1 and api["calls"] == _full_calls(salesforce_tables)
+        tables, api = sf_extract()
+    assert_same_tables(tables, salesforce_tables)
+    assert api["logins"] == 1 and api["calls"] == full_calls(salesforce_tables)
 
 
 def test_wrong_password_names_the_variables(
@@ -297,7 +273,7 @@ def test_wrong_password_names_the_variables(
     _login_env(monkeypatch, token=False)
     monkeypatch.setenv("SALESFORCE_PASSWORD", "wrong")
     with salesforce_standin.route_login_hosts(), pytest.raises(SourceError) as err:
-        _extract()
+        sf_extract()
     assert "INVALID_LOGIN" in str(err.value) and "SALESFORCE_PASSWORD" in str(err.value)
     assert "wrong" not in str(err.value)
 
@@ -306,7 +282,7 @@ def test_hidden_fields_are_listed(salesforce_standin: SalesforceStandin) -> None
     salesforce_standin.hide_field("Application__c", "Loan_Amount__c")
     salesforce_standin.hide_field("Application__c", "Decision_Date__c")
     with pytest.raises(SourceError) as err:
-        _extract()
+        sf_extract()
     message = str(err.value)
     assert "Loan_Amount__c" in message and "Decision_Date__c" in message
     assert "field-level security" in message
@@ -340,7 +316,7 @@ def test_incremental_refresh_reads_only_the_changes(
     salesforce_standin: SalesforceStandin, salesforce_tables, tmp_path: Path
 ) -> None:
     previous = _previous(salesforce_standin, salesforce_tables, tmp_path)
-    full_calls = _full_calls(salesforce_tables)
+    full_count = full_calls(salesforce_tables)
 
     # Three applications change after the previous extraction (the next morning).
     apps = salesforce_tables["applications"]
@@ -353,17 +329,17 @@ def test_incremental_refresh_reads_only_the_changes(
     )
     salesforce_standin.touch(approved[1], when, Status__c="Cancelled", Cancelled_Date__c=when)
 
-    incremental, inc_api = _extract(previous=salesforce.previous_snapshot(previous.parent, AS_OF))
+    incremental, inc_api = sf_extract(previous=salesforce.previous_snapshot(previous.parent, AS_OF))
     assert inc_api["refresh"] == "incremental"
     # users, accounts, one page of changed applications, and the COUNT() check.
     assert inc_api["calls"] == salesforce_standin.calls == 4
     assert _application_pages(salesforce_standin) == [("query", 1), ("query", 1)]
-    assert full_calls >= 2 * inc_api["calls"]
+    assert full_count >= 2 * inc_api["calls"]
 
     salesforce_standin.reset_counters()
-    full, _ = _extract(previous=previous, full=True)
-    assert salesforce_standin.calls == full_calls
-    _assert_same_tables(incremental, full)
+    full, _ = sf_extract(previous=previous, full=True)
+    assert salesforce_standin.calls == full_count
+    assert_same_tables(incremental, full)
     changed = incremental["applications"].set_index("Id")
     assert changed.loc[other, "Loan_Amount__c"] == 1234.56
     assert changed.loc[approved[0], "Status__c"] == "Signed"
@@ -379,15 +355,15 @@ def test_incremental_from_the_day_before_catches_up_on_later_events(
     salesforce_standin: SalesforceStandin, salesforce_tables, tmp_path: Path
 ) -> None:
     day_before = AS_OF - timedelta(days=1)
-    tables, api = _extract(as_of=day_before)
+    tables, api = sf_extract(as_of=day_before)
     _write(tables, api, tmp_path, day_before)
 
     previous = salesforce.previous_snapshot(tmp_path / "snapshots" / "salesforce", AS_OF)
-    incremental, inc_api = _extract(previous=previous)
+    incremental, inc_api = sf_extract(previous=previous)
 
     assert inc_api["refresh"] == "incremental"
     assert inc_api["calls"] == 4
-    _assert_same_tables(incremental, salesforce_tables)  # what a full refresh reads
+    assert_same_tables(incremental, salesforce_tables)  # what a full refresh reads
 
 
 def test_deleted_records_make_the_incremental_refresh_read_everything(
@@ -398,7 +374,7 @@ def test_deleted_records_make_the_incremental_refresh_read_everything(
     salesforce_standin.delete("Application__c", gone)
 
     caplog.set_level(logging.WARNING, logger="lib.salesforce")
-    refreshed, inc_api = _extract(previous=previous)
+    refreshed, inc_api = sf_extract(previous=previous)
 
     assert inc_api["refresh"] == "full"
     assert gone not in set(refreshed["applications"]["Id"])
@@ -412,7 +388,7 @@ def test_a_snapshot_of_another_org_is_not_used(
     previous = _previous(
         salesforce_standin, salesforce_tables, tmp_path, instance="other.my.salesforce.com"
     )
-    _, inc_api = _extract(previous=previous)
+    _, inc_api = sf_extract(previous=previous)
     assert inc_api["refresh"] == "full"
 
 
@@ -444,9 +420,7 @@ def test_missing_configuration_names_the_variables(monkeypatch, tmp_path: Path) 
     assert "SALESFORCE_CLIENT_ID, SALESFORCE_PRIVATE_KEY_FILE (OAuth 2.0 JWT bearer)" in str(
         err.value
     )
-    assert "SALESFORCE_PASSWORD, SALESFORCE_SECURITY_TOKEN (username and password" in str(
-        err.value
-    )
+    assert "SALESFORCE_PASSWORD, SALESFORCE_SECURITY_TOKEN (username and password" in str(err.value)
 
     monkeypatch.delenv("SALESFORCE_USERNAME")
     monkeypatch.setenv("SALESFORCE_ACCESS_TOKEN", "secret-token")
