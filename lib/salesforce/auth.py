@@ -55,7 +55,7 @@ OAUTH = frozenset({"jwt", "client_credentials"})
 LABELS = {
     "jwt": "OAuth 2.0 JWT bearer",
     "client_credentials": "OAuth 2.0 client credentials",
-    "password": "username and password (SOAP login)",
+    "password": "SOAP username and password",
     "token": "fixed access token",
 }
 REQUIRED = {

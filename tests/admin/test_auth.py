@@ -145,6 +145,7 @@ def test_no_credential_of_any_service_reaches_the_browser(
         "SALESFORCE_PASSWORD": "sf-secret-1",
         "SALESFORCE_ACCESS_TOKEN": "sf-secret-2",
         "SALESFORCE_SECURITY_TOKEN": "sf-secret-3",
+        "SALESFORCE_CLIENT_SECRET": "sf-secret-4",
         "GRAPH_CLIENT_SECRET": "graph-secret",
         "SMTP_PASSWORD": "smtp-secret",
         "ANTHROPIC_API_KEY": "anthropic-secret",

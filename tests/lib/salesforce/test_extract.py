@@ -420,7 +420,9 @@ def test_missing_configuration_names_the_variables(monkeypatch, tmp_path: Path) 
     assert "SALESFORCE_CLIENT_ID, SALESFORCE_PRIVATE_KEY_FILE (OAuth 2.0 JWT bearer)" in str(
         err.value
     )
-    assert "SALESFORCE_PASSWORD, SALESFORCE_SECURITY_TOKEN (username and password" in str(err.value)
+    assert "SALESFORCE_PASSWORD, SALESFORCE_SECURITY_TOKEN (SOAP username and password)" in str(
+        err.value
+    )
 
     monkeypatch.delenv("SALESFORCE_USERNAME")
     monkeypatch.setenv("SALESFORCE_ACCESS_TOKEN", "secret-token")
