@@ -13,8 +13,10 @@ BIN := $(VENV)/bin
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet uv==0.13.9
 
+# --compile-bytecode: every run, kernel and worker imports hundreds of modules; without
+# .pyc files (PYTHONDONTWRITEBYTECODE, read-only installs) each process compiles them again.
 $(STAMP): uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	touch $(STAMP)
 
 demo: $(STAMP)

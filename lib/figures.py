@@ -13,11 +13,14 @@ import json
 import math
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
-
-import nbformat
+from typing import TYPE_CHECKING, Any
 
 from lib.contract import FIGURES_MIME
+
+if TYPE_CHECKING:
+    # Only a type here: a kernel that publishes figures never needs nbformat (nor the
+    # JSON-schema validation it imports), so it does not pay for importing it.
+    import nbformat
 
 
 def jsonable(value: Any) -> Any:

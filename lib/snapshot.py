@@ -344,6 +344,66 @@ def load(path: str | Path) -> Snapshot:
             not match the manifest, or they are not readable parquet).
     """
     path = Path(path)
+    manifest, blobs = _read_checked(path)
+    frames = {table: _read_table(path, table, blob) for table, blob in blobs.items()}
+    for table, frame in frames.items():
+        _check_rows(path, table, len(frame), manifest)
+    applications = _derive_applications(frames["applications"])
+    return Snapshot(
+        path=path,
+        manifest=manifest,
+        users=frames["users"],
+        accounts=_derive_accounts(frames["accounts"]),
+        applications=applications,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Header:
+    """A snapshot's manifest, users and accounts: what the runner needs to plan a run.
+
+    The applications, the bulk of a snapshot, are left to the notebooks, which load the
+    whole snapshot (:func:`load`) in their kernels.
+    """
+
+    path: Path
+    manifest: dict
+    users: pd.DataFrame = field(repr=False)
+    accounts: pd.DataFrame = field(repr=False)
+
+
+def load_header(path: str | Path) -> Header:
+    """Validate a snapshot as :func:`load` does, and read only its users and accounts.
+
+    Every check of :func:`load` is made (manifest, content hash, each table readable with
+    every column of the right type and the manifest's row count), the applications' from
+    their parquet schema and metadata, so a run refuses a bad snapshot before any kernel
+    starts without paying to convert the applications, which it never reads.
+
+    Raises:
+        SnapshotError: as :func:`load`.
+    """
+    path = Path(path)
+    manifest, blobs = _read_checked(path)
+    frames: dict[str, pd.DataFrame] = {}
+    for table, blob in blobs.items():
+        if table == "applications":
+            file = _parquet(path, table, blob)
+            _check_columns(path, table, file.schema_arrow)
+            _check_rows(path, table, file.metadata.num_rows, manifest)
+        else:
+            frames[table] = _read_table(path, table, blob)
+            _check_rows(path, table, len(frames[table]), manifest)
+    return Header(
+        path=path,
+        manifest=manifest,
+        users=frames["users"],
+        accounts=_derive_accounts(frames["accounts"]),
+    )
+
+
+def _read_checked(path: Path) -> tuple[dict, dict[str, bytes]]:
+    """The manifest and the table files' bytes, checked against the manifest's hash."""
     if not path.is_dir():
         raise SnapshotError(
             "no snapshot directory here; create one with `broadsheet extract --source demo`",
@@ -367,27 +427,24 @@ def load(path: str | Path) -> Snapshot:
             f"{_HOW_TO_FIX}",
             path=path,
         )
-    frames = {table: _read_table(path, table, blob) for table, blob in blobs.items()}
-    for table, frame in frames.items():
-        expected = manifest["row_counts"].get(table)
-        if expected != len(frame):
-            raise SnapshotError(
-                f"snapshot is corrupt: {len(frame)} rows, the manifest says {expected}",
-                path=path,
-                table=table,
-            )
-    applications = _derive_applications(frames["applications"])
-    accounts = frames["accounts"]
+    return manifest, blobs
+
+
+def _check_rows(path: Path, table: str, rows: int, manifest: dict) -> None:
+    expected = manifest["row_counts"].get(table)
+    if expected != rows:
+        raise SnapshotError(
+            f"snapshot is corrupt: {rows} rows, the manifest says {expected}",
+            path=path,
+            table=table,
+        )
+
+
+def _derive_accounts(accounts: pd.DataFrame) -> pd.DataFrame:
     accounts["onboarded_day"] = pd.to_datetime(accounts["Onboarded_Date__c"]).astype(
         "datetime64[ns]"
     )
-    return Snapshot(
-        path=path,
-        manifest=manifest,
-        users=frames["users"],
-        accounts=accounts,
-        applications=applications,
-    )
+    return accounts
 
 
 def _read_manifest(path: Path) -> dict:
@@ -422,22 +479,29 @@ def _read_manifest(path: Path) -> dict:
     return manifest
 
 
-def _read_table(path: Path, table: str, blob: bytes) -> pd.DataFrame:
+def _parquet(path: Path, table: str, blob: bytes) -> pq.ParquetFile:
     try:
-        data = pq.read_table(pa.BufferReader(blob))
+        return pq.ParquetFile(pa.BufferReader(blob))
     except (pa.ArrowException, OSError) as exc:
-        raise SnapshotError(
-            f"snapshot is corrupt: {table}.parquet is not readable parquet ({exc}); {_HOW_TO_FIX}",
-            path=path,
-            table=table,
-        ) from exc
-    arrays = []
+        raise _unreadable(path, table, exc) from exc
+
+
+def _unreadable(path: Path, table: str, exc: Exception) -> SnapshotError:
+    return SnapshotError(
+        f"snapshot is corrupt: {table}.parquet is not readable parquet ({exc}); {_HOW_TO_FIX}",
+        path=path,
+        table=table,
+    )
+
+
+def _check_columns(path: Path, table: str, schema: pa.Schema) -> None:
+    """Every column of ``SCHEMA[table]`` is stored, in a type it can be read as."""
     for column, logical in SCHEMA[table].items():
-        if column not in data.column_names:
+        if column not in schema.names:
             raise SnapshotError(
                 f"column is missing; {_HOW_TO_FIX}", path=path, table=table, column=column
             )
-        found = data.schema.field(column).type
+        found = schema.field(column).type
         if not _compatible(found, logical):
             raise SnapshotError(
                 f"has type {found}, expected {_ARROW[logical]} ({logical})",
@@ -445,7 +509,18 @@ def _read_table(path: Path, table: str, blob: bytes) -> pd.DataFrame:
                 table=table,
                 column=column,
             )
-        arrays.append(data.column(column).cast(_ARROW[logical]))
+
+
+def _read_table(path: Path, table: str, blob: bytes) -> pd.DataFrame:
+    file = _parquet(path, table, blob)
+    try:
+        data = file.read()
+    except (pa.ArrowException, OSError) as exc:
+        raise _unreadable(path, table, exc) from exc
+    _check_columns(path, table, data.schema)
+    arrays = [
+        data.column(column).cast(_ARROW[logical]) for column, logical in SCHEMA[table].items()
+    ]
     return pa.Table.from_arrays(arrays, names=list(SCHEMA[table])).to_pandas()
 
 

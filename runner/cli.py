@@ -169,7 +169,7 @@ def run(report: str, scheduled: str | None, **options: Any) -> None:
     with schedule.run_lock(report, settings.outputs) as mine:
         if not mine:
             sys.exit(0)
-        result = _run_with_progress(spec, settings)
+        result = _run_with_progress(spec, settings, process_started=_process_started())
     _summarise(result)
     sys.exit(result.exit_status)
 
@@ -200,15 +200,25 @@ def sync_cron(write: bool) -> None:
         click.echo("crontab updated" if changed else "crontab unchanged", err=True)
 
 
-def _run_with_progress(spec, settings):
+def _run_with_progress(spec, settings, *, process_started: float | None = None):
     from runner.execution.fanout import ProgressReporter
     from runner.run import run as run_report
 
     reporter = ProgressReporter(0, spec.report)
     try:
-        return run_report(spec, settings, progress=_counting(reporter))
+        return run_report(
+            spec, settings, progress=_counting(reporter), process_started=process_started
+        )
     finally:
         reporter.close()
+
+
+def _process_started() -> float:
+    """When this process started (seconds since the epoch): run.json's ``startup`` counts
+    the interpreter and the imports too."""
+    import psutil
+
+    return psutil.Process().create_time()
 
 
 def _counting(reporter):

@@ -25,7 +25,7 @@ from lib.settings import Settings
 from runner import declarations, targets
 from runner.declarations import Declaration
 from runner.execution import execute, fanout
-from runner.execution.engines import ENGINE, WARM_ENGINE
+from runner.execution.engines import ENGINE, WARM_ENGINE, WarmEngine
 from runner.execution.job import TargetJob, TargetResult
 from runner.outputs import run_dir, write_json
 from runner.spec import RunResult, RunSpec
@@ -90,8 +90,27 @@ def admin_view(settings: Settings) -> RunnerView:
 
 
 def run_folder(spec: RunSpec, as_of: date) -> str:
-    """``<as_of>``, or ``<as_of>-test`` for a test send, so a test never replaces a real run."""
+    """``<as_of>``, or ``<as_of>-test`` for a test send (``-preview`` for an admin preview),
+    so neither ever replaces a real run."""
+    if spec.preview:
+        return f"{as_of.isoformat()}-preview"
     return f"{as_of.isoformat()}-test" if spec.test_to else as_of.isoformat()
+
+
+def declaration(spec: RunSpec, settings: Settings, view: RunnerView) -> Declaration:
+    """The run's report, unless it is switched off.
+
+    Raises:
+        NothingToDo: the report is disabled (in its declaration or in admin) and this is
+            neither a test send nor a preview.
+    """
+    decl = declarations.discover(settings.parameters_dir).get(spec.report)
+    trial = spec.test_to or spec.preview
+    if not trial and not (decl.enabled and view.report_enabled(decl.name)):
+        raise NothingToDo(
+            f"{decl.name} is disabled ({'in admin' if decl.enabled else 'enabled: false'}); nothing to do"
+        )
+    return decl
 
 
 def prepare(
@@ -100,31 +119,42 @@ def prepare(
     *,
     now: datetime | None = None,
     view: RunnerView | None = None,
-) -> tuple[Declaration, date, Path, Any, list[targets.Target], list[TargetJob]]:
+    decl: Declaration | None = None,
+    timings: dict[str, float | None] | None = None,
+) -> tuple[Declaration, date, Path, snapshot_mod.Header, list[targets.Target], list[TargetJob]]:
     """Validate everything a run needs before any kernel starts.
+
+    Args:
+        spec: the run.
+        settings: the settings tree.
+        now: the time the outputs say they were generated (default now).
+        view: the admin's choices (default read from the state database).
+        decl: the report's declaration, when the caller has already checked it
+            (:func:`declaration`).
+        timings: receives ``snapshot``: the seconds spent finding and reading it.
 
     Raises:
         NothingToDo: the report is disabled (in its declaration or in admin) and this is
-            not a test send.
+            not a test send or a preview.
     """
-    registry = declarations.discover(settings.parameters_dir)
-    decl = registry.get(spec.report)
     view = view or admin_view(settings)
-    if not spec.test_to and not (decl.enabled and view.report_enabled(decl.name)):
-        raise NothingToDo(
-            f"{decl.name} is disabled ({'in admin' if decl.enabled else 'enabled: false'}); nothing to do"
-        )
+    decl = decl or declaration(spec, settings, view)
     as_of = resolve_as_of(decl, spec.as_of)
     notebook = settings.notebooks_dir / decl.notebook
     base_parameters = {**decl.parameters, **dict.fromkeys(INJECTED, "")}
     execute.check_parameters(
         notebook, base_parameters, declaration=settings.parameters_dir / f"{decl.name}.yaml"
     )
+    t0 = time.perf_counter()
     snap_dir = snapshot_for(spec.source, as_of, settings, retailers=spec.retailers)
-    snap = snapshot_mod.load(snap_dir)
+    # The notebooks read the applications in their kernels; planning needs only the rest.
+    snap = snapshot_mod.load_header(snap_dir)
+    if timings is not None:
+        timings["snapshot"] = time.perf_counter() - t0
     # Admin toggles and pending approvals apply to retailer reports only (the SMT dashboard
-    # covers the whole book); a test send may preview a retailer not yet approved.
-    blocked = view.blocked_retailers if decl.fan_out == "retailer" and not spec.test_to else ()
+    # covers the whole book); a test send or a preview may show a retailer not yet approved.
+    trial = spec.test_to or spec.preview
+    blocked = view.blocked_retailers if decl.fan_out == "retailer" and not trial else ()
     chosen = targets.fan_out(
         decl.fan_out, snap.accounts, snap.users, disabled_retailers=blocked, only=spec.targets
     )
@@ -168,20 +198,54 @@ def run(
     settings: Settings,
     *,
     progress: Callable[[TargetResult, int, int], None] | None = None,
+    process_started: float | None = None,
+    keep_kernels: bool = False,
 ) -> RunResult:
     """Run one report end to end and write ``run.json``.
+
+    Args:
+        spec: the run.
+        settings: the settings tree.
+        progress: called after each target (its result, targets done, total).
+        process_started: when the calling process started (seconds since the epoch), for
+            ``run.json``'s ``startup``; the CLI passes it.
+        keep_kernels: leave this process's warm kernel running after the run (a
+            long-lived caller that runs again: the admin's preview worker).
 
     Raises:
         BroadsheetError: bad usage, configuration or input (exit 2) — before any kernel.
     """
+    began = time.time()
     started = time.perf_counter()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    timings: dict[str, float | None] = {
+        "startup": began - process_started if process_started is not None else None
+    }
     view = admin_view(settings)
-    decl, as_of, snap_dir, snap, chosen, jobs = prepare(spec, settings, view=view)
-    log.info("%s %s: %d target(s) from %s", decl.name, as_of, len(jobs), snap_dir)
-    results = fanout.run_all(
-        jobs, workers=spec.workers, scheduler=spec.scheduler, progress=progress
-    )
+    decl = declaration(spec, settings, view)
+    try:
+        _start_kernel_ahead(spec, decl, settings)
+        decl, as_of, snap_dir, snap, chosen, jobs = prepare(
+            spec, settings, view=view, decl=decl, timings=timings
+        )
+        log.info("%s %s: %d target(s) from %s", decl.name, as_of, len(jobs), snap_dir)
+        timings["targets"] = time.perf_counter() - started - (timings.get("snapshot") or 0.0)
+        fanned = time.time()
+        results = fanout.run_all(
+            jobs,
+            workers=spec.workers,
+            scheduler=spec.scheduler,
+            progress=progress,
+            keep_kernels=keep_kernels,
+        )
+    finally:
+        if not keep_kernels:
+            # A kernel started ahead for a run that stopped before its target (bad input).
+            WarmEngine.discard()
+    first = min((r.started for r in results if r.started is not None), default=None)
+    origin = process_started if process_started is not None else began
+    timings["before_first_target"] = first - origin if first is not None else None
+    timings["fan_out"] = time.time() - (first if first is not None else fanned)
     result = RunResult(
         report=decl.name,
         as_of=as_of.isoformat(),
@@ -193,16 +257,59 @@ def run(
         api=snap.manifest.get("api"),
         commentary=_commentary_usage(results),
         spec={k: (str(v) if isinstance(v, (date, Path)) else v) for k, v in asdict(spec).items()},
+        timings=timings,
     )
     from runner.delivery import plan as delivery
 
+    delivered = time.perf_counter()
     delivery.deliver_run(
         decl, spec, settings, chosen, result, view, period=period_label(decl, as_of)
     )
+    timings["deliver"] = time.perf_counter() - delivered
     result.duration = time.perf_counter() - started
     out = run_dir(settings.outputs, decl.name, run_folder(spec, as_of)) / "run.json"
     write_json(out, result.to_json())
     return replace(result, path=str(out))
+
+
+def preview(spec: RunSpec, settings: Settings) -> TargetResult:
+    """Render one target of a report into ``<as_of>-preview``: nothing delivered, no
+    ``run.json``, the warm kernel kept for the next preview (a long-lived caller: the admin).
+
+    Args:
+        spec: the report, its one target (none for a report without fan-out), ``as_of``
+            and source; delivery options are ignored.
+        settings: the settings tree.
+
+    Raises:
+        BroadsheetError: bad usage, configuration or input, as for :func:`run`.
+    """
+    spec = replace(spec, preview=True, deliver="none", test_to=None, workers=1, scheduler=None)
+    view = admin_view(settings)
+    decl = declaration(spec, settings, view)
+    if decl.fan_out != "none" and len(set(spec.targets)) != 1:
+        raise InputError(f"a preview of {decl.name} shows one {decl.fan_out}: give its id")
+    _start_kernel_ahead(spec, decl, settings)
+    jobs = prepare(spec, settings, view=view, decl=decl)[-1]
+    (result,) = fanout.run_all(jobs, workers=1, keep_kernels=True)
+    return result
+
+
+def _start_kernel_ahead(spec: RunSpec, decl: Declaration, settings: Settings) -> None:
+    """Start the warm kernel while the snapshot and targets are resolved, when the run's
+    targets will execute in this process (one target, or one worker)."""
+    if spec.isolated:
+        return  # a fresh kernel per target, started by the target
+    # 0: every target of the fan-out, not known before the snapshot is read.
+    expected = 1 if decl.fan_out == "none" else len(set(spec.targets))
+    if not fanout.in_process(expected, workers=spec.workers, scheduler=spec.scheduler):
+        return
+    notebook = settings.notebooks_dir / decl.notebook
+    if not notebook.is_file():
+        return  # prepare() names the missing notebook
+    WarmEngine.prestart(
+        execute.KERNEL, notebook.parent.resolve(), preload=execute.notebook_imports(notebook)
+    )
 
 
 def _commentary_usage(results: list[TargetResult]) -> dict[str, Any]:

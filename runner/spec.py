@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runner.execution.job import TargetResult
+if TYPE_CHECKING:
+    # A type only: building a RunSpec must not import Papermill and nbconvert.
+    from runner.execution.job import TargetResult
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class RunSpec:
     scheduler: str | None = None
     isolated: bool = False
     retailers: int | None = None  # demo source only: size of the demo book
+    preview: bool = False  # rendered into <as_of>-preview for the admin; never delivered
 
 
 @dataclass
@@ -46,6 +49,13 @@ class RunResult:
     api: dict[str, Any] | None = None
     commentary: dict[str, Any] = field(default_factory=dict)
     spec: dict[str, Any] = field(default_factory=dict)
+    # Where the run's time went, in seconds: ``startup`` (process start to the run: imports,
+    # settings; None when the process was already running), ``snapshot`` (finding and
+    # reading it), ``targets`` (declaration, admin choices, parameters, fan-out),
+    # ``before_first_target`` (process start, or the run's start, to the first target's
+    # start: all the above plus starting workers and kernels), ``fan_out`` (the first
+    # target's start to the last one's end) and ``deliver``. Per target: ``targets[].timings``.
+    timings: dict[str, float | None] = field(default_factory=dict)
     path: str | None = None
 
     @property

@@ -30,6 +30,14 @@ What a warm kernel resets before each target, and what it cannot:
   ever read: ``report.scope`` makes copies) and notebooks only call them; a report whose
   notebook must change process-wide state runs with ``--isolated``.
 
+Started ahead: a run that will execute its targets in this process (one target, or one
+worker) calls :meth:`WarmEngine.prestart` while it still reads the snapshot and resolves
+the targets. The kernel boots and imports the modules the notebook imports (``preload``)
+meanwhile, so the first target finds it as every later target finds a warm kernel:
+modules imported, user namespace empty, execution count 1. A preload import that fails is
+ignored (the notebook's own import then fails in its cell, as on a fresh kernel); a kernel
+that died or never answered is replaced by a fresh one when the target starts.
+
 Memory stays flat over a long fan-out: the namespace is emptied and collected after each
 target, and the objects that survive a target's reset (imported modules, the cached
 snapshot) are moved to the garbage collector's permanent generation (``gc.freeze``), so
@@ -45,11 +53,13 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from queue import Empty
 from typing import Any, ClassVar
 
 from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
 from nbclient.util import run_sync
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
@@ -76,6 +86,18 @@ PATH = list(sys.path)
 ENVIRON = dict(os.environ)
 FILTERS = list(warnings.filters)
 resets = 0
+
+
+def preload(names):
+    # Modules the notebook imports, imported before its first target. Failures are left
+    # for the notebook's own import to raise, in its own cell.
+    import importlib
+
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass
 
 
 def reset(full_gc_every):
@@ -169,6 +191,8 @@ class _Warm:
     km: AsyncKernelManager
     kc: Any = None
     owner: int = 0  # pid that started it: a forked child must not drive its parent's kernel
+    # Started ahead (prestart): the id of the install-and-preload request not yet answered.
+    pending: str | None = None
 
 
 class WarmEngine(KeepingEngine):
@@ -186,6 +210,11 @@ class WarmEngine(KeepingEngine):
     FULL_GC_EVERY: ClassVar[int] = 50
     # Seconds the reset between targets may take; longer means the kernel is unwell.
     RESET_TIMEOUT: ClassVar[int] = 30
+    # Seconds a kernel started ahead may take to boot and preload (imports on a busy host).
+    PRELOAD_TIMEOUT: ClassVar[int] = 180
+    # Kernels started by this process (a reused kernel does not count): what a test of
+    # reuse asserts on, never a duration.
+    started: ClassVar[int] = 0
 
     @classmethod
     def execute_managed_notebook(
@@ -247,6 +276,16 @@ class WarmEngine(KeepingEngine):
             # Inherited through fork: the parent's kernel and sockets are not ours to use.
             del cls._kernels[key]
             return None
+        if warm.pending is not None:
+            # Started ahead: fresh, so nothing to reset; wait for its boot and preload.
+            try:
+                run_sync(cls._async_reply)(warm, warm.pending, cls.PRELOAD_TIMEOUT)
+            except Exception as err:  # noqa: BLE001 - a kernel that did not start is replaced
+                log.warning("kernel started ahead did not come up (%s); starting afresh", err)
+                cls._discard_keys([key])
+                return None
+            warm.pending = None
+            return warm
         try:
             # A kernel that died while idle would only answer the reset with a timeout.
             if not run_sync(warm.km.is_alive)():
@@ -259,11 +298,60 @@ class WarmEngine(KeepingEngine):
         return warm
 
     @classmethod
+    def prestart(
+        cls, kernel_name: str, cwd: str | os.PathLike, preload: Sequence[str] = ()
+    ) -> bool:
+        """Start the kernel for the next target run on this thread in ``cwd``; do not wait.
+
+        The kernel boots, installs the reset and imports ``preload`` while the caller goes
+        on; the target that comes to use it waits for that to finish (see the module
+        docstring). Does nothing when this thread already keeps a kernel for ``cwd``.
+
+        Returns:
+            Whether a kernel was started. Never raises: a kernel that cannot start here
+            is started (and its error reported) by the target, as without a prestart.
+        """
+        cwd = os.path.realpath(cwd)  # papermill chdirs there; the key is os.getcwd() then
+        key = (kernel_name, cwd, threading.get_ident())
+        if key in cls._kernels:
+            return False
+        warm = None
+        try:
+            km = AsyncKernelManager(kernel_name=kernel_name)
+            # The history argument nbclient gives every kernel it starts.
+            history = f"--HistoryManager.hist_file={NotebookClient.ipython_hist_file.default_value}"
+            run_sync(km.start_kernel)(extra_arguments=[history], cwd=cwd)
+            warm = cls._kernels[key] = _Warm(km, owner=os.getpid())
+            cls.started += 1
+            warm.kc = km.client()
+            warm.kc.start_channels()
+            warm.kc.allow_stdin = False
+            code = _INSTALL + f"__import__('_broadsheet_warm').preload({list(preload)!r})\n"
+            # Queued by ZeroMQ until the kernel listens; answered once it has run.
+            warm.pending = warm.kc.execute(
+                code, silent=True, store_history=False, allow_stdin=False
+            )
+        except Exception as err:  # noqa: BLE001 - the target starts its own kernel instead
+            log.warning("could not start a kernel ahead (%s); the target will start one", err)
+            if warm is not None:
+                cls._discard_keys([key])
+            return False
+        return True
+
+    @classmethod
+    def kernel_pid(cls, kernel_name: str, cwd: str | os.PathLike) -> int | None:
+        """The process id of the kernel this thread keeps for ``cwd``, if any."""
+        warm = cls._kernels.get((kernel_name, os.path.realpath(cwd), threading.get_ident()))
+        provisioner = getattr(warm.km, "provisioner", None) if warm else None
+        return getattr(provisioner, "pid", None)
+
+    @classmethod
     def _start(cls, key: tuple[str, str, int], client: PapermillNotebookClient, cwd: str) -> _Warm:
         """Start a kernel through ``client`` (as papermill would) and keep it."""
         client.start_new_kernel(cwd=cwd)
         # Kept before anything else can fail, so every failure below shuts it down.
         warm = cls._kernels[key] = _Warm(client.km, owner=os.getpid())
+        cls.started += 1
         client.start_new_kernel_client()
         warm.kc = client.kc
         cls._run(warm, _INSTALL)
@@ -277,12 +365,13 @@ class WarmEngine(KeepingEngine):
             RuntimeError: the code raised, the kernel died, or no reply came in
                 ``RESET_TIMEOUT`` seconds.
         """
-        run_sync(cls._async_run)(warm, code)
+        msg_id = warm.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
+        run_sync(cls._async_reply)(warm, msg_id, cls.RESET_TIMEOUT)
 
     @classmethod
-    async def _async_run(cls, warm: _Warm, code: str) -> None:
-        msg_id = warm.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
-        deadline = time.monotonic() + cls.RESET_TIMEOUT
+    async def _async_reply(cls, warm: _Warm, msg_id: str, timeout: float) -> None:
+        """Wait for the reply to the silent request ``msg_id``; raise unless it is ok."""
+        deadline = time.monotonic() + timeout
         while True:
             try:
                 reply = await warm.kc.get_shell_msg(timeout=0.5)
@@ -292,7 +381,7 @@ class WarmEngine(KeepingEngine):
                 if not await warm.km.is_alive():
                     raise RuntimeError("the kernel died") from None
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"no reply in {cls.RESET_TIMEOUT} s") from None
+                    raise RuntimeError(f"no reply in {timeout:.0f} s") from None
                 continue
             if reply["parent_header"].get("msg_id") != msg_id:
                 continue  # a late reply to something earlier; nbclient skips these too

@@ -7,6 +7,7 @@ index in the *source* notebook (the injected-parameters cell does not count).
 
 from __future__ import annotations
 
+import ast
 import logging
 import os
 from collections.abc import Mapping
@@ -40,6 +41,32 @@ def notebook_parameters(notebook: Path) -> dict[str, dict[str, Any]]:
             "has no cell tagged 'parameters'; tag the cell of literal defaults", file=notebook
         )
     return papermill.inspect_notebook(str(notebook))
+
+
+def notebook_imports(notebook: Path | nbformat.NotebookNode) -> list[str]:
+    """The modules a notebook's code cells import at their top level, in order.
+
+    ``from lib import report`` gives ``lib`` and ``lib.report`` (a name imported from a
+    package may be a module). What a warm kernel imports ahead (``preload``); a name that
+    is not a module is simply not found there. Cells that are not Python (magics) are
+    skipped.
+    """
+    nb = notebook if isinstance(notebook, nbformat.NotebookNode) else nbformat.read(notebook, 4)
+    names: dict[str, None] = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                names.update(dict.fromkeys(alias.name for alias in node.names))
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names[node.module] = None
+                names.update(dict.fromkeys(f"{node.module}.{a.name}" for a in node.names))
+    return [n for n in names if not n.endswith(".*")]
 
 
 def check_parameters(notebook: Path, passed: Mapping[str, Any], *, declaration: Path) -> None:

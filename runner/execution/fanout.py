@@ -29,18 +29,33 @@ def default_workers() -> int:
     )
 
 
+def in_process(targets: int, *, workers: int | None = None, scheduler: str | None = None) -> bool:
+    """Whether :func:`run_all` runs ``targets`` targets in this process (no Dask); 0 targets
+    stands for a number not known yet."""
+    return scheduler is None and ((workers or default_workers()) == 1 or targets == 1)
+
+
 def run_all(
     jobs: Sequence[TargetJob],
     *,
     workers: int | None = None,
     scheduler: str | None = None,
     progress: Progress | None = None,
+    keep_kernels: bool = False,
 ) -> list[TargetResult]:
-    """Run every job; results in the order of ``jobs``. One failure never stops the rest."""
+    """Run every job; results in the order of ``jobs``. One failure never stops the rest.
+
+    Args:
+        jobs: the targets.
+        workers: worker processes (default one per core).
+        scheduler: a Dask scheduler address (default a local cluster, or this process).
+        progress: called after each target with its result, the count done and the total.
+        keep_kernels: in process, leave the warm kernel running for the next run (a
+            long-lived caller such as the admin's preview worker); else it stops here.
+    """
     if not jobs:
         return []
-    workers = workers or default_workers()
-    if scheduler is None and (workers == 1 or len(jobs) == 1):
+    if in_process(len(jobs), workers=workers, scheduler=scheduler):
         results = []
         try:
             for i, job in enumerate(jobs, 1):
@@ -49,8 +64,10 @@ def run_all(
                 if progress:
                     progress(result, i, len(jobs))
         finally:
-            WarmEngine.discard()
+            if not keep_kernels:
+                WarmEngine.discard()
         return results
+    workers = workers or default_workers()
     return _run_dask(jobs, workers=workers, scheduler=scheduler, progress=progress)
 
 

@@ -11,7 +11,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 
@@ -21,7 +21,9 @@ from lib.registry import Registry
 from runner.execution import execute
 from runner.execution.engines import ENGINE, register_engines
 from runner.outputs import target_dir, write_json
-from runner.render import formats as render
+
+if TYPE_CHECKING:
+    from runner.render import formats as render
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,8 @@ class TargetJob:
 
     def render_context(self, out_dir: Path) -> render.RenderContext:
         """What the output formats need besides the executed notebook."""
+        from runner.render import formats as render
+
         return render.RenderContext(
             target_dir=out_dir,
             report=self.report,
@@ -75,6 +79,9 @@ class TargetResult:
     error: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
     commentary: dict[str, Any] | None = None
+    # When the target began on its worker (seconds since the epoch): the run's
+    # ``before_first_target`` is measured to the earliest one.
+    started: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,6 +93,11 @@ def run_target(job: TargetJob, output_formats: Registry | None = None) -> Target
     A failing cell, a timeout or a dead kernel is returned as a failed result naming the
     cell, so one target never stops the others.
     """
+    # nbconvert and the output formats are imported here, not with this module: a run
+    # imports this module before it starts its kernel ahead, which should boot meanwhile.
+    from runner.render import formats as render
+
+    began = time.time()
     register_engines()
     registry = output_formats or render.formats()
     started = time.perf_counter()
@@ -132,6 +144,7 @@ def run_target(job: TargetJob, output_formats: Registry | None = None) -> Target
             files=files,
             timings=timings,
             commentary=_commentary_summary(commentary),
+            started=began,
         )
     except TargetError as err:
         log.error("%s", err)
@@ -140,6 +153,7 @@ def run_target(job: TargetJob, output_formats: Registry | None = None) -> Target
             started,
             notebook_path,
             timings,
+            began=began,
             cell=err.cell,
             ename=err.ename,
             evalue=err.evalue,
@@ -154,6 +168,7 @@ def run_target(job: TargetJob, output_formats: Registry | None = None) -> Target
             started,
             notebook_path,
             timings,
+            began=began,
             cell=None,
             ename=type(err).__name__,
             evalue=str(err),
@@ -167,6 +182,8 @@ def _failed(
     started: float,
     notebook_path: Path,
     timings: dict[str, float],
+    *,
+    began: float | None = None,
     **error: Any,
 ) -> TargetResult:
     """A failed target's result: its error, and the executed notebook when it was written."""
@@ -179,6 +196,7 @@ def _failed(
         files=[str(notebook_path)] if notebook_path.exists() else [],
         error=error,
         timings=timings,
+        started=began,
     )
 
 

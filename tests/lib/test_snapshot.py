@@ -261,33 +261,36 @@ def test_missing_table_is_named(tiny_dir):
     assert info.value.table == "accounts"
 
 
-def test_missing_column_names_table_and_column(tiny_dir):
+@pytest.mark.parametrize("reader", [snapshot.load, snapshot.load_header], ids=["load", "header"])
+def test_missing_column_names_table_and_column(tiny_dir, reader):
     data = pq.read_table(tiny_dir / "applications.parquet").drop_columns(["Paid_Date__c"])
     _rewrite_table(tiny_dir, "applications", data)
     with pytest.raises(SnapshotError) as info:
-        snapshot.load(tiny_dir)
+        reader(tiny_dir)
     message = str(info.value)
     assert str(tiny_dir) in message
     assert "applications" in message and "Paid_Date__c" in message
     assert (info.value.table, info.value.column) == ("applications", "Paid_Date__c")
 
 
-def test_wrong_column_type_names_table_and_column(tiny_dir):
+@pytest.mark.parametrize("reader", [snapshot.load, snapshot.load_header], ids=["load", "header"])
+def test_wrong_column_type_names_table_and_column(tiny_dir, reader):
     data = pq.read_table(tiny_dir / "applications.parquet")
     index = data.column_names.index("Loan_Amount__c")
     data = data.set_column(index, "Loan_Amount__c", pa.array(["1500", None, "250.5"]))
     _rewrite_table(tiny_dir, "applications", data)
     with pytest.raises(SnapshotError, match="applications: Loan_Amount__c: has type string"):
-        snapshot.load(tiny_dir)
+        reader(tiny_dir)
 
 
-def test_changed_bytes_are_corrupt(tiny_dir):
+@pytest.mark.parametrize("reader", [snapshot.load, snapshot.load_header], ids=["load", "header"])
+def test_changed_bytes_are_corrupt(tiny_dir, reader):
     file = tiny_dir / "applications.parquet"
     data = bytearray(file.read_bytes())
     data[len(data) // 2] ^= 0xFF
     file.write_bytes(bytes(data))
     with pytest.raises(SnapshotError, match="corrupt") as info:
-        snapshot.load(tiny_dir)
+        reader(tiny_dir)
     assert str(tiny_dir) in str(info.value)
 
 
@@ -296,6 +299,30 @@ def test_unreadable_parquet_is_corrupt(tiny_dir):
     _fix_hash(tiny_dir)
     with pytest.raises(SnapshotError, match="corrupt.*users.parquet is not readable parquet"):
         snapshot.load(tiny_dir)
+
+
+@pytest.mark.parametrize("table", ["users", "applications"])
+def test_the_header_refuses_unreadable_parquet_and_wrong_row_counts(tiny_dir, table):
+    (tiny_dir / f"{table}.parquet").write_bytes(b"this is not parquet")
+    _fix_hash(tiny_dir)
+    with pytest.raises(SnapshotError, match=f"corrupt.*{table}.parquet is not readable parquet"):
+        snapshot.load_header(tiny_dir)
+
+
+def test_the_header_refuses_a_row_count_the_manifest_does_not_say(tiny_dir):
+    manifest = json.loads((tiny_dir / "manifest.json").read_text())
+    manifest["row_counts"]["applications"] += 1
+    (tiny_dir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(SnapshotError, match="applications: snapshot is corrupt: 3 rows"):
+        snapshot.load_header(tiny_dir)
+
+
+def test_the_header_holds_what_load_reads_but_the_applications(demo_snapshot_dir, demo_snapshot):
+    header = snapshot.load_header(demo_snapshot_dir)
+    assert header.manifest == demo_snapshot.manifest
+    pd.testing.assert_frame_equal(header.users, demo_snapshot.users)
+    pd.testing.assert_frame_equal(header.accounts, demo_snapshot.accounts)
+    assert not hasattr(header, "applications")
 
 
 # --- derived columns ---------------------------------------------------------------------
