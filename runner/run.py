@@ -121,6 +121,7 @@ def prepare(
     view: RunnerView | None = None,
     decl: Declaration | None = None,
     timings: dict[str, float | None] | None = None,
+    start_kernel_ahead: bool = False,
 ) -> tuple[Declaration, date, Path, snapshot_mod.Header, list[targets.Target], list[TargetJob]]:
     """Validate everything a run needs before any kernel starts.
 
@@ -132,6 +133,9 @@ def prepare(
         decl: the report's declaration, when the caller has already checked it
             (:func:`declaration`).
         timings: receives ``snapshot``: the seconds spent finding and reading it.
+        start_kernel_ahead: once the declaration and the notebook's parameters are
+            checked, start the warm kernel that will run the targets in this process
+            (when they will), so it boots while the snapshot and targets are resolved.
 
     Raises:
         NothingToDo: the report is disabled (in its declaration or in admin) and this is
@@ -145,6 +149,8 @@ def prepare(
     execute.check_parameters(
         notebook, base_parameters, declaration=settings.parameters_dir / f"{decl.name}.yaml"
     )
+    if start_kernel_ahead:
+        _start_kernel_ahead(spec, decl, notebook)
     t0 = time.perf_counter()
     snap_dir = snapshot_for(spec.source, as_of, settings, retailers=spec.retailers)
     # The notebooks read the applications in their kernels; planning needs only the rest.
@@ -224,9 +230,8 @@ def run(
     view = admin_view(settings)
     decl = declaration(spec, settings, view)
     try:
-        _start_kernel_ahead(spec, decl, settings)
         decl, as_of, snap_dir, snap, chosen, jobs = prepare(
-            spec, settings, view=view, decl=decl, timings=timings
+            spec, settings, view=view, decl=decl, timings=timings, start_kernel_ahead=True
         )
         log.info("%s %s: %d target(s) from %s", decl.name, as_of, len(jobs), snap_dir)
         timings["targets"] = time.perf_counter() - started - (timings.get("snapshot") or 0.0)
@@ -289,13 +294,12 @@ def preview(spec: RunSpec, settings: Settings) -> TargetResult:
     decl = declaration(spec, settings, view)
     if decl.fan_out != "none" and len(set(spec.targets)) != 1:
         raise InputError(f"a preview of {decl.name} shows one {decl.fan_out}: give its id")
-    _start_kernel_ahead(spec, decl, settings)
-    jobs = prepare(spec, settings, view=view, decl=decl)[-1]
+    jobs = prepare(spec, settings, view=view, decl=decl, start_kernel_ahead=True)[-1]
     (result,) = fanout.run_all(jobs, workers=1, keep_kernels=True)
     return result
 
 
-def _start_kernel_ahead(spec: RunSpec, decl: Declaration, settings: Settings) -> None:
+def _start_kernel_ahead(spec: RunSpec, decl: Declaration, notebook: Path) -> None:
     """Start the warm kernel while the snapshot and targets are resolved, when the run's
     targets will execute in this process (one target, or one worker)."""
     if spec.isolated:
@@ -304,9 +308,6 @@ def _start_kernel_ahead(spec: RunSpec, decl: Declaration, settings: Settings) ->
     expected = 1 if decl.fan_out == "none" else len(set(spec.targets))
     if not fanout.in_process(expected, workers=spec.workers, scheduler=spec.scheduler):
         return
-    notebook = settings.notebooks_dir / decl.notebook
-    if not notebook.is_file():
-        return  # prepare() names the missing notebook
     WarmEngine.prestart(
         execute.KERNEL, notebook.parent.resolve(), preload=execute.notebook_imports(notebook)
     )

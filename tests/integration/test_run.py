@@ -85,6 +85,19 @@ def test_timeout_is_a_failed_target_naming_the_running_cell(
     (failure,) = summary["targets"]
     assert failure["error"]["ename"] == "CellTimeoutError"
     assert failure["error"]["cell"] == 2
+    # Where the time before the first target went: this process's start, the snapshot,
+    # the targets, all before the first target began (its kernel was started ahead).
+    timings = summary["timings"]
+    assert set(timings) == {
+        "startup",
+        "snapshot",
+        "targets",
+        "before_first_target",
+        "fan_out",
+        "deliver",
+    }
+    before = timings["startup"] + timings["snapshot"] + timings["targets"]
+    assert 0 < timings["startup"] < before <= timings["before_first_target"]
 
 
 def test_bad_declaration_is_exit_2_naming_file_and_field(project):

@@ -238,3 +238,46 @@ def test_memory_and_sockets_stay_flat_over_many_targets(tmp_path):
     _, late = one(25)
     assert late < early * 1.10, (early, late)  # kB; one 40 MB leak would be +30 % or more
     assert fds() == handles  # the one kernel's channels are reused, never reopened
+
+
+# --- a kernel started ahead ------------------------------------------------------------
+
+LOOK = [
+    "import sys\nprint(sorted(n for n in globals() if not n.startswith('_') "
+    "and n not in ('In', 'Out', 'exit', 'quit', 'get_ipython')))",
+    "print('colorsys' in sys.modules, 'no_such_module_for_broadsheet' in sys.modules)",
+]
+
+
+def test_a_kernel_started_ahead_runs_the_first_target_as_a_fresh_one_would(tmp_path):
+    nb = make_notebook(LOOK, PARAMETERS)
+    (tmp_path / "fresh").mkdir()
+    fresh = run(tmp_path / "fresh", "fresh", nb, label="A")
+    started = WarmEngine.started
+    assert WarmEngine.prestart("python3", tmp_path, ["colorsys", "no_such_module_for_broadsheet"])
+    pid = WarmEngine.kernel_pid("python3", tmp_path)
+    ahead = run(tmp_path, "ahead", nb, label="A")
+    assert WarmEngine.started == started + 1, "the target used the kernel started ahead"
+    assert WarmEngine.kernel_pid("python3", tmp_path) == pid
+    # Same counts, same user namespace (the preload left no name behind); only the
+    # preloaded module differs.
+    assert code_cells(ahead)[:-1] == code_cells(fresh)[:-1]
+    assert "'label', 'open', 'sys'" in printed(ahead)[0]
+    assert printed(fresh)[-1] == "False False"
+    assert printed(ahead)[-1] == "True False"  # preloaded; a missing module is left alone
+
+
+def test_a_kernel_started_ahead_that_died_is_replaced(tmp_path):
+    assert WarmEngine.prestart("python3", tmp_path, [])
+    ahead = WarmEngine.kernel_pid("python3", tmp_path)
+    os.kill(ahead, signal.SIGKILL)
+    ran = pid_of(run(tmp_path, "after", make_notebook([PID])))
+    assert ran != ahead
+    assert not WarmEngine.prestart("python3", tmp_path, []), "one kernel per key"
+
+
+def test_a_missing_module_fails_in_the_notebook_cell_as_on_a_fresh_kernel(tmp_path):
+    WarmEngine.prestart("python3", tmp_path, ["no_such_module_for_broadsheet"])
+    with pytest.raises(TargetError) as caught:
+        run(tmp_path, "import", make_notebook([PID, "import no_such_module_for_broadsheet"]))
+    assert (caught.value.ename, caught.value.cell) == ("ModuleNotFoundError", 2)
