@@ -25,6 +25,8 @@ from admin.schemas import (
     ListIn,
     ListOut,
     LoginIn,
+    PreviewIn,
+    PreviewOut,
     ReportOut,
     RetailerIn,
     RetailerOut,
@@ -37,6 +39,7 @@ from admin.schemas import (
     ToggleIn,
 )
 from admin.store import Store, clean_addresses, row_dict
+from admin.worker import WarmWorker, WorkerError
 from lib import periods
 from runner.state.models import LIST_NAMES
 
@@ -52,6 +55,7 @@ class AdminContext:
     auth: Auth
     launcher: testsend.Launcher
     source: str
+    worker: WarmWorker
 
     @property
     def outputs(self) -> Path:
@@ -351,6 +355,58 @@ def get_test_send(job_id: int, _: Admin, ctx: Ctx) -> dict[str, Any]:
     if job is None:
         raise HTTPException(404, f"no test send {job_id}")
     return _job_out(ctx, job)
+
+
+# --- previews ------------------------------------------------------------------------------
+
+
+PREVIEWED = ("report.html", "email.html", "email.txt", "report.docx", "report.pdf")
+
+
+@router.post(
+    "/previews",
+    response_model=PreviewOut,
+    tags=["previews"],
+    responses=_errors(404, 500, 502),
+)
+def preview(body: PreviewIn, _: Admin, ctx: Ctx) -> dict[str, Any]:
+    """Render one report for one target and link its outputs; nothing is sent. The first
+    preview starts the warm worker and its kernel; later ones reuse them."""
+    _registry(ctx).get(body.report)  # 404 for an unknown report, before the worker
+    as_of = periods.check_as_of(body.as_of) if body.as_of else None
+    try:
+        reply = ctx.worker.call(
+            {
+                "kind": "preview",
+                "report": body.report,
+                "target": body.target,
+                "as_of": as_of and as_of.isoformat(),
+                "source": ctx.source,
+            }
+        )
+    except WorkerError as err:
+        raise HTTPException(500, str(err)) from err
+    if not reply["ok"]:
+        raise HTTPException(reply["status"], reply["message"])
+    result = reply["result"]
+    target = result["target"]
+    files = [Path(f) for f in target["files"]]
+    error = target.get("error") or {}
+    return {
+        "report": body.report,
+        "target": target["id"],
+        "name": target["name"],
+        "status": target["status"],
+        "duration": result["duration"],
+        "error": error.get("message"),
+        "cell": error.get("cell"),
+        "links": {
+            f.name: link
+            for f in files
+            if f.name in PREVIEWED and (link := history.output_link(ctx.outputs, f))
+        },
+        "kernel": result["kernel"],
+    }
 
 
 # --- runs ----------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ a page for the browser.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,6 +24,7 @@ from admin import api, page
 from admin.auth import Auth, Throttle
 from admin.store import AddressError, Store
 from admin.testsend import Launcher, SubprocessLauncher
+from admin.worker import WarmLauncher, WarmWorker
 from lib.errors import (
     BroadsheetError,
     ConfigError,
@@ -52,7 +55,8 @@ def create_app(
         engine: the state database; default ``settings.state_url()``. Migrated on start.
         source: where test sends and discovery read data: ``demo``, ``salesforce`` or a
             snapshot directory (the CLI decides, so the admin never reads credentials).
-        launcher: runs test-send jobs; default a worker process per job.
+        launcher: runs test-send jobs; default the warm worker for one target, a worker
+            process per job for every target.
         throttle: the failed-login throttle (tests pass one with a fake clock).
 
     Raises:
@@ -60,7 +64,16 @@ def create_app(
     """
     auth = Auth(admin_key or "", throttle=throttle)  # first: no key, no app
     engine = upgrade(engine or engine_for(settings.state_url()))
+    # Previews and one-target test sends share one warm worker, stopped with the app.
+    worker = WarmWorker(settings, engine)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        worker.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Broadsheet admin",
         version="1",
         description="Report toggles, recipients, test sends, discovery and run history.",
@@ -74,7 +87,8 @@ def create_app(
         store=Store(engine),
         auth=auth,
         source=source,
-        launcher=launcher or SubprocessLauncher(settings, engine),
+        launcher=launcher or WarmLauncher(worker, SubprocessLauncher(settings, engine)),
+        worker=worker,
     )
     app.include_router(api.public)
     app.include_router(api.router)

@@ -174,6 +174,37 @@ class TestSendIn(_In):
     deliver: Deliver = "outbox"
 
 
+class PreviewIn(_In):
+    """A preview: one report for one target, rendered and shown, sent to nobody."""
+
+    report: str = Field(max_length=100)
+    target: str | None = Field(
+        None, max_length=100, description="a retailer or BDM id; empty for a report without fan-out"
+    )
+    as_of: date | None = None
+
+
+class PreviewKernel(BaseModel):
+    """The warm worker's kernel: the first preview starts it, later ones reuse it."""
+
+    reused: bool
+    pids: list[int]
+
+
+class PreviewOut(BaseModel):
+    """A rendered preview: its outputs (links under /outputs/), or the failing cell."""
+
+    report: str
+    target: str
+    name: str
+    status: Literal["ok", "failed"]
+    duration: float = Field(description="seconds, in the warm worker")
+    error: str | None
+    cell: int | None
+    links: dict[str, str]
+    kernel: PreviewKernel
+
+
 class TestSendOut(BaseModel):
     """A test send's progress and result."""
 

@@ -2,9 +2,11 @@
 
 A test send is ``runner.run.run(RunSpec(report, targets=(target,), test_to=address,
 deliver=...))``: the same entry point as ``broadsheet run --test-to``. It runs in a child
-process (``python -m admin.testsend JOB_ID``), not in the server: a kernel crash or a
-long render can neither take the dashboard down nor hold its event loop, and the worker
-records its own progress in the database, where the page reads it.
+process, not in the server: a kernel crash or a long render can neither take the dashboard
+down nor hold its event loop, and the worker records its own progress in the database,
+where the page reads it. A test send of one target runs on the admin's warm worker
+(``admin/worker.py``), which keeps its kernel between test sends and previews; one of
+every target runs in a process of its own (``python -m admin.testsend JOB_ID``).
 """
 
 from __future__ import annotations
@@ -174,8 +176,12 @@ class SubprocessLauncher:
             )
 
 
-def work(job_id: int, settings: Any, engine: Engine) -> str:
-    """Run one queued job to the end; returns its final status. Never raises."""
+def work(job_id: int, settings: Any, engine: Engine, *, keep_kernels: bool = False) -> str:
+    """Run one queued job to the end; returns its final status. Never raises.
+
+    ``keep_kernels``: leave the warm kernel running for the next job (the admin's warm
+    worker, ``admin/worker.py``).
+    """
     from runner import schedule
     from runner.run import run
     from runner.spec import RunSpec
@@ -206,7 +212,7 @@ def work(job_id: int, settings: Any, engine: Engine) -> str:
                 raise BroadsheetError(
                     f"{job.report} is running now; try the test send when it ends"
                 )
-            result = run(spec, settings, progress=progress)
+            result = run(spec, settings, progress=progress, keep_kernels=keep_kernels)
     except BroadsheetError as err:
         update(store, job_id, status="failed", finished_at=utcnow(), error=str(err))
         return "failed"

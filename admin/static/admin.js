@@ -285,6 +285,33 @@ $("#test-send-form").addEventListener("submit", async (event) => {
   }
 });
 
+// A preview renders one target in the admin's warm worker and sends nothing.
+$("#ts-preview").addEventListener("click", async () => {
+  const body = { report: $("#ts-report").value, target: $("#ts-target").value.trim() || null };
+  if ($("#ts-as-of").value) body.as_of = $("#ts-as-of").value;
+  const button = $("#ts-preview");
+  button.disabled = true;
+  say("#test-send-message", "", "info");
+  $("#preview-status").replaceChildren(el("p", { class: "job running" }, `Rendering ${body.report}…`));
+  try {
+    const preview = await api("POST", "/api/previews", body);
+    const engine = preview.kernel.reused ? "warm engine" : "engine started";
+    const parts = [`${preview.name}: ${preview.status} in ${preview.duration.toFixed(1)} s (${engine})`];
+    if (preview.error) parts.push(" ", el("span", { class: "error" }, `cell ${preview.cell}: ${preview.error}`));
+    for (const [name, href] of Object.entries(preview.links)) {
+      parts.push(" ", el("a", { href, target: "_blank", rel: "noopener" }, name));
+    }
+    $("#preview-status").replaceChildren(el("p", {
+      class: `job ${preview.status === "ok" ? "done" : "failed"}`, dataset: { status: preview.status },
+    }, ...parts));
+  } catch (err) {
+    $("#preview-status").replaceChildren();
+    sayError("#test-send-message", err);
+  } finally {
+    button.disabled = false;
+  }
+});
+
 function watchJob(id) {
   clearInterval(state.polling);
   state.polling = setInterval(async () => {

@@ -342,8 +342,13 @@ class WarmEngine(KeepingEngine):
     def kernel_pid(cls, kernel_name: str, cwd: str | os.PathLike) -> int | None:
         """The process id of the kernel this thread keeps for ``cwd``, if any."""
         warm = cls._kernels.get((kernel_name, os.path.realpath(cwd), threading.get_ident()))
-        provisioner = getattr(warm.km, "provisioner", None) if warm else None
-        return getattr(provisioner, "pid", None)
+        return _pid(warm) if warm else None
+
+    @classmethod
+    def kernel_pids(cls) -> list[int]:
+        """The process ids of the kernels this process keeps."""
+        pids = (_pid(w) for w in cls._kernels.values() if w.owner == os.getpid())
+        return sorted(pid for pid in pids if pid is not None)
 
     @classmethod
     def _start(cls, key: tuple[str, str, int], client: PapermillNotebookClient, cwd: str) -> _Warm:
@@ -419,6 +424,10 @@ class WarmEngine(KeepingEngine):
                 # Connection file and ports, which shutdown_kernel frees on success.
                 with contextlib.suppress(Exception):
                     run_sync(warm.km.cleanup_resources)()
+
+
+def _pid(warm: _Warm) -> int | None:
+    return getattr(getattr(warm.km, "provisioner", None), "pid", None)
 
 
 def register_engines() -> None:

@@ -86,13 +86,25 @@ def test_the_dashboard_in_a_real_browser(live_admin, chromium, screenshots):
         page.fill("#ts-target", BEACON)
         page.fill("#ts-address", "tester@example.com")
         page.fill("#ts-as-of", "2026-11-22")
-        page.click("#test-send-form button")
+        page.click("#test-send-form button[type=submit]")
         job = page.locator("#test-send-status .job")
         expect(job).to_have_attribute("data-status", re.compile("queued|running"))
         expect(job).to_have_attribute("data-status", "done", timeout=150_000)
         expect(job).to_contain_text("sent → tester@example.com")
         (eml,) = (env.outputs / "outbox").glob(f"tiny_2026-11-22_{BEACON}_test_*.eml")
         assert "tester@example.com" in eml.read_text()
+
+        # A preview of the same target: rendered on the engine the test send warmed up,
+        # linked, and sent to nobody.
+        page.click("#ts-preview")
+        preview = page.locator("#preview-status .job")
+        expect(preview).to_have_attribute("data-status", "ok", timeout=150_000)
+        expect(preview).to_contain_text("(warm engine)")
+        shown = page.request.get(
+            url + preview.locator("a", has_text="report.html").get_attribute("href")
+        )
+        assert shown.status == 200 and "applications" in shown.text()
+        assert len(list((env.outputs / "outbox").glob("*.eml"))) == 1
 
         # The run is in the history, with its outputs one click away.
         page.click('#tabs button[data-tab="runs"]')
