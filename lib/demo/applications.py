@@ -44,6 +44,8 @@ def generate_applications(
     as_of: date,
     accounts: pd.DataFrame,
     plan: dict[str, np.ndarray],
+    *,
+    total: int | None = None,
 ) -> pd.DataFrame:
     n_ret = len(accounts)
     start_ord = window_start(as_of).toordinal()
@@ -74,6 +76,8 @@ def generate_applications(
     weeks = (days - days[0]) // 7
     noise = rng.gamma(8.0, 1 / 8.0, size=(n_ret, weeks[-1] + 1))
     lam *= noise[:, weeks]
+    if total is not None:
+        lam *= total / lam.sum()  # the expected count; Poisson draws land close to it
     counts = rng.poisson(lam)
     cell = np.repeat(np.arange(counts.size), counts.ravel())
     r, d = cell // n_days, cell % n_days

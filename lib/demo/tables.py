@@ -28,7 +28,9 @@ from lib.errors import InputError
 log = logging.getLogger(__name__)
 
 
-def generate(*, as_of: date, retailers: int = 150, seed: int = 7) -> dict[str, pd.DataFrame]:
+def generate(
+    *, as_of: date, retailers: int = 150, seed: int = 7, applications: int | None = None
+) -> dict[str, pd.DataFrame]:
     """Build the demo company's Salesforce tables up to the end of ``as_of`` (London).
 
     Args:
@@ -36,6 +38,9 @@ def generate(*, as_of: date, retailers: int = 150, seed: int = 7) -> dict[str, p
             Europe/London.
         retailers: Number of retailer accounts; BDMs scale with it (about 1 per 12).
         seed: Seed of ``numpy.random.default_rng``. Same arguments, same bytes.
+        applications: About how many applications in all (the volumes are scaled to
+            it, shapes kept); default what the retailers' volumes give (about 770 per
+            retailer). For benchmarks of a bigger book.
 
     Returns:
         ``{"users": ..., "accounts": ..., "applications": ...}`` with exactly the
@@ -48,6 +53,8 @@ def generate(*, as_of: date, retailers: int = 150, seed: int = 7) -> dict[str, p
         raise InputError(f"retailers must be at least 1, got {retailers}")
     if seed < 0:
         raise InputError(f"seed must not be negative, got {seed}")
+    if applications is not None and applications < 1:
+        raise InputError(f"applications must be at least 1, got {applications}")
     # Independent streams per table, so changing how one table is drawn never reshuffles
     # the others.
     rng_users, rng_accounts, rng_apps = (
@@ -55,15 +62,15 @@ def generate(*, as_of: date, retailers: int = 150, seed: int = 7) -> dict[str, p
     )
     users, active_ids, inactive_ids = _users(rng_users, retailers)
     accounts, plan = _accounts(rng_accounts, as_of, retailers, active_ids, inactive_ids)
-    applications = generate_applications(rng_apps, as_of, accounts, plan)
+    apps = generate_applications(rng_apps, as_of, accounts, plan, total=applications)
     log.info(
         "demo data for %s: %d users, %d accounts, %d applications",
         as_of,
         len(users),
         len(accounts),
-        len(applications),
+        len(apps),
     )
-    return {"users": users, "accounts": accounts, "applications": applications}
+    return {"users": users, "accounts": accounts, "applications": apps}
 
 
 # --- users -------------------------------------------------------------------------------

@@ -281,3 +281,16 @@ def test_small_and_bad_arguments(demo_as_of):
 def test_leap_day_as_of():
     tables = demo.generate(as_of=date(2028, 2, 29), retailers=5, seed=1)
     assert len(tables["applications"]) > 0
+
+
+def test_the_applications_knob_scales_the_book_and_keeps_its_shape(demo_as_of):
+    small = demo.generate(as_of=demo_as_of, retailers=30, seed=7)
+    big = demo.generate(as_of=demo_as_of, retailers=30, seed=7, applications=60_000)
+    n = len(big["applications"])
+    assert abs(n - 60_000) < 1_500  # a Poisson draw around the asked-for total
+    assert big["accounts"].equals(small["accounts"]) and big["users"].equals(small["users"])
+    share = big["applications"]["Retailer__c"].value_counts(normalize=True)
+    before = small["applications"]["Retailer__c"].value_counts(normalize=True)
+    assert (share - before).abs().max() < 0.02  # each retailer keeps its share of the book
+    with pytest.raises(InputError, match="applications"):
+        demo.generate(as_of=demo_as_of, retailers=3, applications=0)
