@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         f"as_of {AS_OF}; load average after: {load()}\n"
     )
     head = (
-        f"{'book':28}{'s/target':>9}{'first s':>9}{'wall s':>8}{'before 1st s':>13}"
+        f"{'book':34}{'s/target':>9}{'first s':>9}{'wall s':>8}{'before 1st s':>13}"
         f"{'peak MB/worker':>16}"
     )
     print(head)
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     for book, r in zip(books, results, strict=True):
         label = f"{book['retailers']:,} retailers, {r['applications']:,} apps"
         print(
-            f"{label:28}{r['steady']:>9.2f}{r['first']:>9.1f}{r['wall']:>8.1f}"
+            f"{label:34}{r['steady']:>9.2f}{r['first']:>9.1f}{r['wall']:>8.1f}"
             f"{r['before_first_target']:>13.1f}{r['peak_worker'] / 2**20:>16,.0f}"
         )
     demo_r, large_r = results
