@@ -19,10 +19,14 @@ $(STAMP): uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	touch $(STAMP)
 
+# Debian packages: scripts/system-deps installs what is missing (apt-get as root or through
+# sudo) or stops with the one command to run; it returns at once when all is present.
 demo: $(STAMP)
+	bash scripts/system-deps demo
 	$(BIN)/broadsheet demo
 
 test: $(STAMP)
+	bash scripts/system-deps test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

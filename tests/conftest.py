@@ -2,6 +2,7 @@
 plugged in here so every test sees them, and session-scoped ones are built once."""
 
 pytest_plugins = [
+    "tests.fixtures.system",
     "tests.fixtures.data",
     "tests.fixtures.salesforce",
     "tests.fixtures.anthropic",

@@ -298,9 +298,7 @@ def test_one_set_of_named_styles(pack):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed"
-)
+@pytest.mark.system("soffice")
 def test_libreoffice_converts_it_to_a_pdf_with_more_pages_than_sections(board_pack_run, tmp_path):
     source = tmp_path / "report.docx"
     shutil.copy(board_pack_run.path("report.docx"), source)
