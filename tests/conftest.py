@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.fixtures.salesforce",
     "tests.fixtures.anthropic",
     "tests.fixtures.mail",
+    "tests.fixtures.database",
     "tests.fixtures.runner",
     "tests.fixtures.admin",
     "tests.fixtures.weekly",

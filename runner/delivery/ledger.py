@@ -5,11 +5,15 @@ message goes out once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Engine, select
+from filelock import FileLock
+from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -46,6 +50,36 @@ class Ledger:
     def open(cls, url: str) -> Ledger:
         """The ledger of the database at ``url``, migrated to the latest schema."""
         return cls(upgrade(engine_for(url)))
+
+    @contextmanager
+    def delivering(self, report: str) -> Iterator[None]:
+        """Hold the ledger's delivery lock of ``report`` for the body (waiting for it).
+
+        Exactly once between runners that overlap (a catch-up and a cron run, two hosts
+        sharing a PostgreSQL ledger): the second waits here, then reads the rows the first
+        wrote and skips what was sent. A ``sending`` row seen under the lock is therefore
+        always the evidence of a crashed run, never of a live one. The lock dies with its
+        holder: PostgreSQL drops a session's advisory lock when its connection closes, and
+        the OS an ``flock`` when the process exits, so a killed run never blocks a rerun.
+        SQLite locks a file beside the database (one host, as SQLite itself needs).
+        """
+        url = self.engine.url
+        if url.get_backend_name() == "postgresql":
+            key = int.from_bytes(hashlib.sha256(report.encode()).digest()[:8], "big", signed=True)
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+                conn.commit()
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    conn.commit()
+        elif url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            name = re.sub(r"[^A-Za-z0-9_.-]", "_", report)
+            with FileLock(f"{url.database}.deliver-{name}.lock"):
+                yield
+        else:
+            yield
 
     def rows(self, report: str, as_of: date, target: str) -> dict[str, Delivery]:
         """The rows of one target, by (normalised) recipient."""

@@ -6,7 +6,9 @@ builds one from the environment. A transport has a ``name`` and
 ``send(msg, env) -> delivery id``; optionally ``pending_id(msg, env)`` (what to record
 before sending), ``was_accepted(pending_id) -> bool | None`` and ``close()``.
 
-Exactly once. The ledger (``runner.state.database.Delivery``) has one row per report, as_of,
+Exactly once. Runs of the same report deliver one at a time (:meth:`Ledger.delivering`:
+an advisory lock on PostgreSQL, a file lock beside a SQLite database), so a runner that
+overlaps another waits, then finds its messages sent. The ledger (``runner.state.database.Delivery``) has one row per report, as_of,
 target and recipient. :func:`deliver` writes ``sending`` *before* calling the transport
 and ``sent`` only after the transport accepted the message, so a crash in between leaves
 a ``sending`` row. A rerun resolves such a row (and an ``uncertain`` one) by asking the
@@ -33,6 +35,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from typing import Any, Protocol
 
 from lib.registry import Registry
@@ -111,12 +114,12 @@ def deliver(
     def one(env: Envelope) -> list[dict]:
         return _deliver_one(env, transport, ledger, resend)
 
+    reports = sorted({env.report for env in envelopes if not env.test})
     try:
-        if workers > 1 and len(envelopes) > 1:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver") as pool:
-                per_envelope = list(pool.map(one, envelopes))
-        else:
-            per_envelope = [one(env) for env in envelopes]
+        with ExitStack() as locks:
+            for report in reports:  # sorted: two runners never wait on each other crosswise
+                locks.enter_context(ledger.delivering(report))
+            per_envelope = _each(one, envelopes, workers)
     finally:
         close_transport(transport)
     results = [row for rows in per_envelope for row in rows]
@@ -125,6 +128,15 @@ def deliver(
         counts[row["status"]] = counts.get(row["status"], 0) + 1
     logger.info("delivery via %s: %s", transport.name, counts or "nothing to send")
     return results
+
+
+def _each(
+    one: Callable[[Envelope], list[dict]], envelopes: Sequence[Envelope], workers: int
+) -> list[list[dict]]:
+    if workers > 1 and len(envelopes) > 1:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver") as pool:
+            return list(pool.map(one, envelopes))
+    return [one(env) for env in envelopes]
 
 
 def _deliver_one(env: Envelope, transport: Transport, ledger: Ledger, resend: bool) -> list[dict]:

@@ -48,8 +48,11 @@ def engine_for(url: str) -> Engine:
     the admin share the file) and write-ahead logging so readers never block the runner.
     """
     parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        # The driver we ship (psycopg 3); SQLAlchemy's default for a bare URL is psycopg2.
+        parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})

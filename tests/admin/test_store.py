@@ -14,8 +14,9 @@ from runner.state.view import RunnerView, runner_view
 
 
 @pytest.fixture
-def store(tmp_path) -> Store:
-    return Store(upgrade(engine_for(f"sqlite:///{tmp_path / 'state.db'}")))
+def store(state_url) -> Store:
+    """The admin's store on SQLite, then on PostgreSQL (``state_url`` is parametrised)."""
+    return Store(upgrade(engine_for(state_url)))
 
 
 def test_a_fresh_database_blocks_nothing(store):
@@ -71,8 +72,8 @@ def test_addresses_are_normalised_deduplicated_and_bad_ones_named():
     assert str(caught.value).startswith("'no at sign' is not a valid address: ")
 
 
-def test_revision_0002_adds_the_admin_tables_and_keeps_the_ledger(tmp_path):
-    engine = upgrade(engine_for(f"sqlite:///{tmp_path / 'state.db'}"), revision="0001")
+def test_revision_0002_adds_the_admin_tables_and_keeps_the_ledger(state_url):
+    engine = upgrade(engine_for(state_url), revision="0001")
     now = datetime.now(UTC)
     with engine.begin() as c:
         c.execute(

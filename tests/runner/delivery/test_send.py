@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from collections import Counter
 from dataclasses import replace
 from datetime import date
@@ -48,8 +49,9 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    return Ledger.open(f"sqlite:///{tmp_path / 'state.db'}")
+def ledger(state_url: str) -> Ledger:
+    """The ledger on SQLite, then on PostgreSQL (``state_url`` is parametrised)."""
+    return Ledger.open(state_url)
 
 
 @pytest.fixture
@@ -68,6 +70,14 @@ def envelopes(mail_target, n: int, **kwargs) -> list:
     ]
 
 
+def stored_text(ledger: Ledger) -> str:
+    """Everything the ledger's database holds, as text (the file itself for SQLite)."""
+    if ledger.engine.url.get_backend_name() == "sqlite":
+        return Path(ledger.engine.url.database).read_bytes().decode("utf-8", "replace")
+    with ledger.engine.connect() as conn:
+        return repr(conn.exec_driver_sql("select * from deliveries").all())
+
+
 def statuses(results: list[dict]) -> list[tuple[str, str, str]]:
     return [(r["target"], r["recipient"], r["status"]) for r in results]
 
@@ -75,8 +85,8 @@ def statuses(results: list[dict]) -> list[tuple[str, str, str]]:
 # --- the state database ------------------------------------------------------------------
 
 
-def test_migrations_build_exactly_the_models(tmp_path: Path) -> None:
-    engine = upgrade(f"sqlite:///{tmp_path / 'state.db'}")
+def test_migrations_build_exactly_the_models(state_url: str) -> None:
+    engine = upgrade(state_url)
     upgrade(engine)  # a second upgrade is a no-op
     heads = ScriptDirectory.from_config(alembic_config()).get_heads()
     assert len(heads) == 1
@@ -326,8 +336,7 @@ def test_smtp_tls_and_login(server, request, mail_target, ledger, monkeypatch, c
     for received, env in zip(smtp.messages, envs, strict=True):
         assert_received_intact(received, env)
     assert SMTP_PASSWORD not in caplog.text
-    db = Path(ledger.engine.url.database)
-    assert SMTP_PASSWORD.encode() not in db.read_bytes()
+    assert SMTP_PASSWORD not in stored_text(ledger)
 
 
 def test_smtp_wrong_password_fails_every_message_without_leaking(
@@ -423,11 +432,11 @@ def per_target(server) -> Counter:
 
 
 def test_killed_run_then_rerun_delivers_each_message_exactly_once(
-    mail_target, smtp_server, tmp_path, monkeypatch
+    mail_target, smtp_server, tmp_path, monkeypatch, state_url
 ) -> None:
     n, killed_at = 6, 4  # SIGKILL when the 4th message's MAIL FROM arrives
     envs = envelopes(mail_target, n)
-    db_url = f"sqlite:///{tmp_path / 'state.db'}"
+    db_url = state_url
     proc_holder: dict[str, subprocess.Popen] = {}
 
     def kill(mail_number: int) -> None:
@@ -471,13 +480,13 @@ def test_killed_run_then_rerun_delivers_each_message_exactly_once(
 
 
 def test_kill_after_the_server_accepted_resends_under_the_same_message_id(
-    mail_target, smtp_server, tmp_path, monkeypatch
+    mail_target, smtp_server, tmp_path, monkeypatch, state_url
 ) -> None:
     """The one window SMTP cannot close: the server took message 2, the client died before
     recording it. The rerun sends it again with the same Message-ID, which deduplicating
     stores (Exchange Online, Gmail) collapse into one."""
     envs = envelopes(mail_target, 3)
-    db_url = f"sqlite:///{tmp_path / 'state.db'}"
+    db_url = state_url
     holder: dict[str, subprocess.Popen] = {}
 
     def kill(message_number: int) -> None:
@@ -502,6 +511,73 @@ def test_kill_after_the_server_accepted_resends_under_the_same_message_id(
     assert len(ids) == 3  # three distinct messages...
     assert per_target(smtp_server)[envs[1].target_id] == 2  # ...the second seen twice
     assert ids.most_common(1)[0][1] == 2  # under one Message-ID
+
+
+# --- exactly once between two runners that overlap ------------------------------------------
+
+OVERLAPPING_RUN = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    from lib.settings import load as load_settings
+    from runner.delivery import Ledger, deliver
+    from runner.delivery.transports.smtp import SMTPTransport
+    from tests.fixtures.mail import make_envelope
+
+    spec = json.loads(Path(sys.argv[1]).read_text())
+    envs = [make_envelope(Path(d), recipients=tuple(r)) for d, r in spec]
+    settings = load_settings(env_file=None)
+    transport, ledger = SMTPTransport.from_settings(settings), Ledger.open(settings.state_url())
+    Path(sys.argv[2]).write_text("about to deliver")
+    results = deliver(envs, transport, ledger=ledger)
+    print(json.dumps(sorted({r["status"] for r in results})))
+    """
+)
+
+
+def test_two_overlapping_runners_deliver_each_message_once(
+    mail_target, smtp_server, tmp_path, state_url
+) -> None:
+    """A second runner (a catch-up, or cron on another host) starts while the first is in
+    the middle of its SMTP conversation: every message still goes out exactly once."""
+    envs = envelopes(mail_target, 4)
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps([[str(e.html.parent), list(e.recipients)] for e in envs]))
+    script = tmp_path / "run.py"
+    script.write_text(OVERLAPPING_RUN)
+    env = {**os.environ, **smtp_server.env(), "BROADSHEET_DB_URL": state_url}
+    env["PYTHONPATH"] = str(ROOT)
+
+    def start(name: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, str(script), str(spec), str(tmp_path / name)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    runners: list[subprocess.Popen] = []
+
+    def second_runner_joins(mail_number: int) -> None:
+        # Hold the first runner's first message until the second is inside deliver().
+        if mail_number == 1:
+            runners.append(start("second.ready"))
+            ready = tmp_path / "second.ready"
+            for _ in range(600):
+                if ready.exists() or runners[1].poll() is not None:
+                    break
+                threading.Event().wait(0.05)
+            threading.Event().wait(0.5)
+
+    smtp_server.handler.on_mail = second_runner_joins
+    runners.append(start("first.ready"))
+    first_out, first_err = runners[0].communicate(timeout=120)
+    second_out, second_err = runners[1].communicate(timeout=120)
+    assert runners[0].returncode == 0, first_err
+    assert runners[1].returncode == 0, second_err
+    assert json.loads(first_out) == ["sent"]
+    assert json.loads(second_out) == ["skipped-already-sent"]
+    assert per_target(smtp_server) == Counter({e.target_id: 1 for e in envs})
+    rows = Ledger(upgrade(state_url)).history("retailer_weekly")
+    assert len(rows) == 8 and {r.status for r in rows} == {"sent"}
 
 
 # --- the failure alert ---------------------------------------------------------------------
