@@ -21,6 +21,7 @@ from admin.schemas import (
     DiscoveryIn,
     DiscoveryResultOut,
     DiscoveryStateOut,
+    DoctorOut,
     ErrorOut,
     ListIn,
     ListOut,
@@ -438,3 +439,19 @@ def get_run(
     if found is None:
         raise HTTPException(404, f"no run of {report!r} for {as_of}")
     return found
+
+
+# --- health --------------------------------------------------------------------------------
+
+
+@router.get("/doctor", response_model=DoctorOut, tags=["health"])
+def run_doctor(_: Admin, ctx: Ctx) -> dict[str, Any]:
+    """Run every check of ``broadsheet doctor`` now (a few seconds: it signs in to each
+    configured service). Secrets are never part of the answer."""
+    from runner import doctor
+
+    checks = doctor.run_checks(ctx.settings)
+    return {
+        "status": "fail" if doctor.exit_status(checks) else "ok",
+        "checks": [c.to_json() for c in checks],
+    }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -268,3 +268,20 @@ class RunDetailOut(RunOut):
     all_targets: list[TargetOut]
     deliveries: list[dict[str, str | None]]
     skipped_recipients: list[dict[str, str | None]]
+
+
+class CheckOut(BaseModel):
+    """One check of ``broadsheet doctor``."""
+
+    name: str
+    status: Literal["ok", "warn", "fail"]
+    why: str = Field(description="one line: what was found")
+    action: str = Field(description="one line: what to do (empty when ok)")
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class DoctorOut(BaseModel):
+    """Every check, run now; ``status`` is ``fail`` when any check failed."""
+
+    status: Literal["ok", "fail"]
+    checks: list[CheckOut]

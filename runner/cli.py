@@ -413,5 +413,35 @@ def discover_command(source: str | None, as_of: date | None) -> None:
         click.echo(f"  PENDING {r['id']} {r['name']} (onboarded {r['onboarded']})")
 
 
+@main.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of text.")
+def doctor_command(as_json: bool) -> None:
+    """Check everything a scheduled run needs: settings, disk, database, Salesforce, Graph,
+    SMTP, Anthropic, the crontab and every declaration (exit 1 when a check fails)."""
+    import json
+
+    from pydantic import ValidationError
+
+    from runner import doctor
+
+    try:
+        checks = doctor.run_checks(_settings())
+    except (ValidationError, BroadsheetError) as err:
+        checks = [doctor.settings_failure(err)]
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "status": "fail" if doctor.exit_status(checks) else "ok",
+                    "checks": [c.to_json() for c in checks],
+                },
+                indent=2,
+            )
+        )
+    else:
+        click.echo(doctor.render(checks))
+    sys.exit(doctor.exit_status(checks))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -38,3 +38,26 @@ def write_atomic(path: Path, data: str | bytes) -> Path:
 def write_json(path: Path, obj: Any) -> Path:
     """Pretty JSON, atomically; NaN is refused rather than written."""
     return write_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def folder_size(path: Path) -> int:
+    """Bytes of the files under ``path`` (0 when it does not exist); links not followed."""
+    if path.is_file():
+        return path.stat().st_size
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += (Path(root) / name).lstat().st_size
+            except FileNotFoundError:  # removed while we walked: nothing to count
+                continue
+    return total
+
+
+def human_size(n: float) -> str:
+    """``1.2 GB``, ``340.0 MB``, ``3.5 kB``, ``12 B`` (decimal units, as ``df -H`` prints)."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"

@@ -482,3 +482,28 @@ def run_lock(report: str, outputs: Path | str) -> Iterator[bool]:
         yield True
     finally:
         lock.release()
+
+
+# --- what is installed -------------------------------------------------------------------
+
+
+def read_crontab(user: bool | str = True, cron_command: str | None = None) -> str:
+    """The user's crontab as text ("" when they have none).
+
+    Raises:
+        ConfigError: no ``crontab`` program (cron is not installed), or it failed.
+    """
+    return _read_user(user, cron_command)
+
+
+def installed_block(crontab_text: str) -> str | None:
+    """The broadsheet block of a crontab, markers included, or None when there is none."""
+    lines = crontab_text.splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if line.strip() == BEGIN]
+    if not starts:
+        return None
+    ends = [i for i, line in enumerate(lines) if line.strip() == END and i > starts[0]]
+    if not ends:
+        return None
+    block = "".join(lines[starts[0] : ends[0] + 1])
+    return block if block.endswith("\n") else block + "\n"

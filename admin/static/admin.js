@@ -372,6 +372,28 @@ async function showRun(report, asOf) {
 
 $("#runs-refresh").addEventListener("click", loadRuns);
 
+// --- health ---------------------------------------------------------------------------------
+
+async function runChecks() {
+  const button = $("#health-run");
+  button.disabled = true;
+  $("#health-status").textContent = "checking…";
+  try {
+    const report = await api("GET", "/api/doctor");
+    $("#health-table tbody").replaceChildren(...report.checks.map((c) => el("tr", { dataset: { check: c.name } },
+      el("td", {}, c.name), el("td", { class: c.status }, c.status), el("td", {}, c.why), el("td", {}, c.action))));
+    const fails = report.checks.filter((c) => c.status === "fail").length;
+    $("#health-status").textContent = fails ? `${fails} check(s) failed` : "no check failed";
+  } catch (err) {
+    $("#health-status").textContent = "";
+    sayError("#health-message", err);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+$("#health-run").addEventListener("click", runChecks);
+
 // --- start ----------------------------------------------------------------------------------
 
 (async () => {

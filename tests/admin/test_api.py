@@ -302,3 +302,32 @@ def test_the_outputs_route_refuses_anything_else(admin_client, keyed, write_run,
     response = admin_client.get(f"/outputs/{path}", headers=keyed)
     assert response.status_code == 404
     assert "TOPSECRET" not in response.text
+
+
+def test_health_checks_run_on_demand(admin_client, keyed, admin_env, smtp_starttls_server):
+    # A broken SMTP configuration in the admin's settings: the dashboard says so, and no
+    # secret (the admin key, the SMTP password) reaches the browser.
+    from pydantic import SecretStr
+
+    from lib.settings import SmtpSection
+
+    env = smtp_starttls_server.env()
+    admin_env.settings.smtp = SmtpSection(
+        _env_file=None,
+        host=env["SMTP_HOST"],
+        port=env["SMTP_PORT"],
+        starttls="true",
+        username=env["SMTP_USERNAME"],
+        password=SecretStr("wrong-smtp-password"),
+    )
+    assert admin_client.get("/api/doctor").status_code == 401
+    response = admin_client.get("/api/doctor", headers=keyed)
+    assert response.status_code == 200
+    body = response.json()
+    checks = {c["name"]: c for c in body["checks"]}
+    assert body["status"] == "fail"
+    assert checks["smtp"]["status"] == "fail" and "refused (535)" in checks["smtp"]["why"]
+    assert checks["report tiny"]["status"] == "ok"
+    assert {"settings", "outputs", "database", "salesforce", "graph", "anthropic"} <= set(checks)
+    assert "wrong-smtp-password" not in response.text
+    assert keyed["X-Admin-Key"] not in response.text

@@ -1,6 +1,7 @@
 """A local stand-in of the Anthropic Messages API, for tests that use the real SDK.
 
-It serves ``POST /v1/messages`` on 127.0.0.1 at a random port from a threaded stdlib
+It serves ``POST /v1/messages`` (and ``/v1/messages/count_tokens``, answering a count from
+the text's length) on 127.0.0.1 at a random port from a threaded stdlib
 ``http.server``. Replies are scripted: a FIFO queue, queues routed by a substring of the
 request body (so concurrent sections get the reply meant for them whatever order they
 arrive in), and a default. Every request body is recorded; the API key never is, only
@@ -249,12 +250,18 @@ class _Handler(BaseHTTPRequestHandler):
                 Recorded(self.path, body, raw, key is not None, safe_headers)
             )
 
-        if self.path.split("?")[0] != "/v1/messages":
+        path = self.path.split("?")[0]
+        if path not in ("/v1/messages", "/v1/messages/count_tokens"):
             reply = Reply.error(404, "not_found_error", f"Not found: {self.path}")
         elif key != API_KEY:
             reply = Reply.error(401, "authentication_error", "invalid x-api-key")
         elif not body:
             reply = Reply.error(400, "invalid_request_error", "body is not valid JSON")
+        elif path.endswith("/count_tokens"):
+            words = len(_text_of(body.get("system")).split()) + sum(
+                len(_text_of(m.get("content")).split()) for m in body.get("messages", [])
+            )
+            reply = Reply(200, {"input_tokens": 3 + words})
         else:
             reply = self.owner._next_reply(raw)
         self._send(reply, body)

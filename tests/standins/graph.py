@@ -85,6 +85,8 @@ class GraphStandin:
         self.tokens: set[str] = set()
         self.in_flight: dict[str, int] = {}
         self.max_in_flight: dict[str, int] = {}
+        self.mailboxes: set[str] = {SENDER}
+        """Mailboxes that exist; any other answers 404 ``ErrorInvalidUser``, as Graph does."""
         self._ids = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
 
@@ -231,6 +233,10 @@ class _Handler(BaseHTTPRequestHandler):
             if not self._authorised():
                 return self._error(
                     401, "InvalidAuthenticationToken", "Access token is empty or invalid."
+                )
+            if mailbox.lower() not in {m.lower() for m in self.owner.mailboxes}:
+                return self._error(
+                    404, "ErrorInvalidUser", f"The requested user '{mailbox}' is invalid."
                 )
             return self._tracked(mailbox, lambda: self._graph(mailbox, rest, url.query, body))
         self._error(404, "NotFound", f"no route for {self.command} {path}")

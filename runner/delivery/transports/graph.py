@@ -277,6 +277,23 @@ class GraphTransport:
                 raise GraphError(method, url, response)
             return response
 
+    def probe(self) -> None:
+        """Get a token and read the sender's Sent Items (one message id, at most).
+
+        What a send and its crash check need: the app registration is accepted, and the
+        mailbox exists and is readable by the app. Nothing is sent.
+
+        Raises:
+            DeliveryError: the token was refused or the authority unreachable.
+            GraphError: Graph refused (404: no such mailbox; 403: not allowed).
+        """
+        self._request(
+            "GET",
+            f"{self._mailbox_url}/mailFolders/sentitems/messages",
+            params={"$top": "1", "$select": "id"},
+            expected=(200,),
+        )
+
     # --- the transport -----------------------------------------------------------------
 
     def send(self, msg: EmailMessage, env: Envelope) -> str:

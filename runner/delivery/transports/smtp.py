@@ -153,6 +153,27 @@ class SMTPTransport:
             raise
         return conn
 
+    def probe(self) -> str:
+        """Connect, secure and log in as a send would, then say QUIT; nothing is sent.
+
+        Returns:
+            What was done, e.g. ``connected to host:587, STARTTLS, logged in as user``.
+
+        Raises:
+            DeliveryError: STARTTLS missing or the login refused (naming the variables).
+            OSError, smtplib.SMTPException: the server is unreachable or misbehaves.
+        """
+        s = self.settings
+        conn = self._connect()
+        try:
+            conn.quit()
+        except (smtplib.SMTPException, OSError):
+            conn.close()
+        steps = [f"connected to {s.host}:{s.port}"]
+        steps.append({"ssl": "implicit TLS", "starttls": "STARTTLS", "none": "no TLS"}[s.security])
+        steps.append(f"logged in as {s.username}" if s.username else "no login")
+        return ", ".join(steps)
+
     def send(self, msg: EmailMessage, env: Envelope) -> str:
         """Send ``msg``; return the server's queue id (or the Message-ID if it gives none).
 
