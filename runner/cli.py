@@ -413,6 +413,96 @@ def discover_command(source: str | None, as_of: date | None) -> None:
         click.echo(f"  PENDING {r['id']} {r['name']} (onboarded {r['onboarded']})")
 
 
+def _now(ctx: click.Context, param: click.Parameter, value: str | None):
+    from datetime import UTC, datetime
+
+    from lib.periods import LONDON
+
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date and time (YYYY-MM-DDTHH:MM, London unless it has an offset)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=LONDON)
+
+
+@main.command("catch-up")
+@click.option(
+    "--now",
+    callback=_now,
+    metavar="ISO_DATETIME",
+    help="Act as if it were this moment (London time unless an offset is given); for tests "
+    "and for replaying a day.",
+)
+@click.option(
+    "--source",
+    default=None,
+    help="demo, salesforce or a snapshot directory (default: as for run).",
+)
+@click.option(
+    "--deliver",
+    type=click.Choice(["none", "outbox", "smtp", "graph"]),
+    default="outbox",
+    show_default=True,
+    help="As the scheduled runs deliver.",
+)
+@click.option("--workers", type=click.IntRange(min=1), default=None)
+@click.option(
+    "--retailers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Demo source only: the size of the demo book.",
+)
+@handle_errors
+def catch_up_command(
+    now: Any, source: str | None, deliver: str, workers: int | None, retailers: int | None
+) -> None:
+    """Run each enabled report whose most recent scheduled slot has no completed run, as
+    that slot's run would have; missed slots past the report's catch_up window are only
+    reported. Cron calls it at boot and hourly."""
+    from runner import catchup, declarations, schedule
+    from runner.run import admin_view
+    from runner.spec import RunSpec
+
+    settings = _settings()
+    registry = declarations.discover(settings.parameters_dir)
+    view = admin_view(settings)
+    decls = [
+        registry.get(n) for n in registry if view.report_enabled(n) and registry.get(n).enabled
+    ]
+    status = 0
+    for decision in catchup.plan(decls, now, settings.outputs):
+        click.echo(decision.describe())
+        if decision.action != "run":
+            continue
+        spec = RunSpec(
+            report=decision.report,
+            as_of=decision.as_of,
+            source=source or _default_source(settings),
+            deliver=deliver,
+            workers=workers,
+            retailers=retailers,
+        )
+        with schedule.run_lock(decision.report, settings.outputs) as mine:
+            if not mine:
+                click.echo(f"{decision.report}: running already; left to that run")
+                continue
+            # Whoever held the lock a moment ago may have just written the run.
+            if catchup.decide(registry.get(decision.report), now, settings.outputs).action != "run":
+                continue
+            try:
+                result = _run_with_progress(spec, settings)
+            except NothingToDo as err:
+                click.echo(f"{decision.report}: {err}")
+                continue
+        _summarise(result)
+        status = max(status, result.exit_status)
+    sys.exit(status)
+
+
 @main.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of text.")
 def doctor_command(as_json: bool) -> None:

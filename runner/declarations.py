@@ -7,8 +7,9 @@ Discovery reads the directory, so adding a report edits no list anywhere.
 from __future__ import annotations
 
 import re
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -19,6 +20,59 @@ from lib.registry import Registry
 
 FanOut = Literal["none", "retailer", "bdm"]
 OutputName = Literal["report_html", "email_html", "docx"]
+
+_DURATION = re.compile(
+    r"^(\d+)\s*(minutes?|mins?|hours?|h|days?|d|weeks?|w|months?|mo)$", re.IGNORECASE
+)
+_UNITS = {"min": "minutes", "h": "hours", "d": "days", "w": "weeks", "mo": "months"}
+DEFAULT_CATCH_UP_CAP = timedelta(days=7)
+"""Without ``catch_up``, a missed run is caught up until its next run is due, at most this late."""
+DEFAULT_RETENTION = {"weekly": "26 weeks", "monthly": "25 months"}
+"""Without ``retention``: half a year of weekly runs; two years and a month of board packs
+(a year-on-year comparison can always be checked against the pack it compares with)."""
+
+When = TypeVar("When", date, datetime)
+
+
+def parse_duration(text: str) -> tuple[int, str]:
+    """``"26 weeks"`` -> ``(26, "weeks")``; units: minutes, hours, days, weeks, months
+    (``min``, ``h``, ``d``, ``w``, ``mo`` for short).
+
+    Raises:
+        ValueError: not a whole number and one of those units.
+    """
+    match = _DURATION.match(" ".join(str(text).split()))
+    if not match:
+        raise ValueError(
+            f"{text!r} is not a duration such as '36 hours', '7 days', '26 weeks' or '25 months'"
+        )
+    unit = match.group(2).lower()
+    unit = next((full for short, full in _UNITS.items() if unit in (short, full, full[:-1])), unit)
+    if unit.startswith("min"):
+        unit = "minutes"
+    return int(match.group(1)), unit
+
+
+def before(moment: When, duration: str) -> When:
+    """``moment`` minus ``duration``; months are calendar months (31 March - 1 month is 28/29 Feb)."""
+    n, unit = parse_duration(duration)
+    if unit != "months":
+        return moment - timedelta(**{unit: n})
+    months = moment.year * 12 + moment.month - 1 - n
+    year, month = divmod(months, 12)
+    month += 1
+    last = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
+    return moment.replace(year=year, month=month, day=min(moment.day, last))
+
+
+def _duration_or_false(value: Any) -> Any:
+    if value is None or value is False:
+        return value
+    if value is True:
+        raise ValueError("must be a duration such as '36 hours', or false")
+    parse_duration(str(value))
+    return str(value)
+
 
 _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z]+$")
 _FIRST_WORKING_DAY = re.compile(r"^first-working-day ([01]\d|2[0-3]):([0-5]\d)$")
@@ -59,6 +113,41 @@ class Declaration(BaseModel):
     enabled: bool = True
     windows: tuple[str, ...] = ("LW", "MTD", "QTD", "YTD")
     parameters: dict[str, Any] = Field(default_factory=dict)
+    catch_up: str | bool | None = Field(
+        None,
+        description="how late a missed scheduled run is still caught up ('36 hours', "
+        "'7 days'), or false for never; default until the next run is due, at most 7 days",
+    )
+    retention: str | None = Field(
+        None,
+        description="how long run folders, test sends and outbox files are kept ('26 weeks', "
+        "'25 months'); default 26 weeks, or 25 months for a monthly report",
+    )
+
+    @field_validator("catch_up")
+    @classmethod
+    def _catch_up(cls, value: Any) -> Any:
+        return _duration_or_false(value)
+
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, value: Any) -> Any:
+        if value is None:
+            return value
+        if isinstance(value, bool):
+            raise ValueError("must be a duration such as '26 weeks' or '25 months'")
+        parse_duration(str(value))
+        return str(value)
+
+    @property
+    def monthly(self) -> bool:
+        """A report of whole months (the board pack)."""
+        return "M" in self.windows
+
+    @property
+    def kept_for(self) -> str:
+        """``retention``, or its default."""
+        return self.retention or DEFAULT_RETENTION["monthly" if self.monthly else "weekly"]
 
     @field_validator("schedule")
     @classmethod

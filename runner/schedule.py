@@ -351,16 +351,53 @@ def crontab_block(
         )
         # '%' ends a crontab command (the rest becomes stdin) unless escaped.
         lines.extend(f"{timing} {job.replace('%', chr(92) + '%')}" for timing in timings)
+    if len(lines) > 5:
+        lines.extend(_housekeeping(root, command, logs))
     lines.append(END)
     _validate(lines)
     return "\n".join(lines) + "\n"
+
+
+HOUSEKEEPING = (
+    ("@reboot", "catch-up", "catch-up"),
+    ("50 * * * *", "catch-up", "catch-up"),
+    ("40 3 * * *", "prune", "prune"),
+)
+"""``(timing, command, log)``: catch-up of missed runs at boot and hourly (at :50, clear of
+the usual on-the-hour slots), and retention once a night."""
+
+
+def _housekeeping(root: Path, command: str, logs: Path) -> list[str]:
+    lines = ["# Missed runs are caught up at boot and hourly; old outputs are pruned nightly."]
+    for timing, verb, log in HOUSEKEEPING:
+        job = " ".join(
+            [
+                "cd",
+                shlex.quote(str(root)),
+                "&&",
+                "mkdir",
+                "-p",
+                shlex.quote(str(logs)),
+                "&&",
+                shlex.quote(command),
+                verb,
+                ">>",
+                shlex.quote(str(logs / f"{log}.log")),
+                "2>&1",
+            ]
+        )
+        lines.append(f"{timing} {job.replace('%', chr(92) + '%')}")
+    return lines
 
 
 def _validate(lines: list[str]) -> None:
     from crontab import CronSlices
 
     for line in lines:
-        if not line.startswith("#") and not CronSlices.is_valid(" ".join(line.split()[:5])):
+        if line.startswith("#"):
+            continue
+        timing = line.split()[0] if line.startswith("@") else " ".join(line.split()[:5])
+        if not CronSlices.is_valid(timing):
             raise ValueError(f"generated an invalid crontab line: {line}")
 
 

@@ -195,7 +195,7 @@ def test_crontab_block_lines(tmp_path: Path) -> None:
     block = crontab_block(DECLS, root=tmp_path, zone=UTC, start=date(2026, 1, 1))
     lines = block.splitlines()
     assert lines[0] == BEGIN and lines[-1] == END
-    jobs = [line for line in lines if not line.startswith("#")]
+    jobs = [line for line in lines if not line.startswith("#") and " run " in line]
     assert len(jobs) == 4  # one per enabled report; the disabled one is left out
     board = next(j for j in jobs if "board_pack" in j)
     venv = tmp_path / ".venv" / "bin" / "broadsheet"
@@ -212,10 +212,25 @@ def test_crontab_block_lines(tmp_path: Path) -> None:
 def test_crontab_block_quotes_paths_and_escapes_percent(tmp_path: Path) -> None:
     odd = tmp_path / "my reports 100%"
     block = crontab_block([DECLS[0]], root=odd, zone=LONDON, outputs=Path("/srv/out"))
-    (job,) = [line for line in block.splitlines() if not line.startswith("#")]
+    (job,) = [line for line in block.splitlines() if " run " in line]
     assert job.startswith("0 7 * * 1 cd '")
     assert "100\\%" in job and "100%" not in job.replace("100\\%", "")
     assert ">> /srv/out/logs/retailer_weekly.log 2>&1" in job
+
+
+def test_crontab_block_catches_up_at_boot_and_hourly_and_prunes_nightly(tmp_path: Path) -> None:
+    block = crontab_block(DECLS, root=tmp_path, zone=UTC, start=date(2026, 1, 1))
+    venv = tmp_path / ".venv" / "bin" / "broadsheet"
+    logs = tmp_path / "outputs" / "logs"
+    housekeeping = [line for line in block.splitlines() if "catch-up" in line or "prune" in line]
+    assert housekeeping[1:] == [
+        f"@reboot cd {tmp_path} && mkdir -p {logs} && {venv} catch-up >> {logs}/catch-up.log 2>&1",
+        f"50 * * * * cd {tmp_path} && mkdir -p {logs} && {venv} catch-up >> {logs}/catch-up.log 2>&1",
+        f"40 3 * * * cd {tmp_path} && mkdir -p {logs} && {venv} prune >> {logs}/prune.log 2>&1",
+    ]
+    # Nothing scheduled, nothing to catch up or prune: the block stays empty.
+    empty = crontab_block([], root=tmp_path, zone=UTC)
+    assert [line for line in empty.splitlines() if not line.startswith("#")] == []
 
 
 def test_a_bad_declared_schedule_names_the_report(tmp_path: Path) -> None:
