@@ -503,6 +503,37 @@ def catch_up_command(
     sys.exit(status)
 
 
+@main.command("prune")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
+@handle_errors
+def prune_command(dry_run: bool) -> None:
+    """Delete run folders (keeping each run.json), test sends, outbox files, snapshots and
+    cache entries older than each report's retention; print what went and the space freed."""
+    from datetime import datetime
+
+    from lib.periods import LONDON
+    from runner import declarations
+    from runner import prune as prune_mod
+    from runner.outputs import human_size
+
+    settings = _settings()
+    registry = declarations.discover(settings.parameters_dir)
+    for name in registry:
+        click.echo(f"{name}: keeps {registry.get(name).kept_for}")
+    outcome = prune_mod.prune(
+        settings.outputs,
+        [registry.get(n) for n in registry],
+        today=datetime.now(LONDON).date(),
+        dry_run=dry_run,
+        echo=click.echo,
+    )
+    click.echo(
+        f"{'would remove' if dry_run else 'removed'} {len(outcome.removed)} item(s), "
+        f"{'would free' if dry_run else 'freed'} {human_size(outcome.freed)}"
+        + (f"; skipped (running): {', '.join(outcome.skipped)}" if outcome.skipped else "")
+    )
+
+
 @main.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of text.")
 def doctor_command(as_json: bool) -> None:
