@@ -179,4 +179,14 @@ def serve(
 
     app = create_app(settings, admin_key, source=source)
     log.info("admin on http://%s:%d/ (source %s)", host, port, source)
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
+    # Behind a TLS proxy (deploy/), X-Forwarded-Proto makes request.url https, so the
+    # session cookie is Secure; the headers are believed from the listed proxies only.
+    trusted = list(getattr(settings.admin, "trusted_proxies", None) or [])
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=",".join(trusted) if trusted else None,
+    )

@@ -223,11 +223,12 @@ def check_salesforce(settings: Settings) -> Check:
         found = client.call("count of Account", lambda sf: sf.query("SELECT COUNT() FROM Account"))
     except BroadsheetError as err:
         return _fail(name, str(err), "fix the SALESFORCE_* settings named above")
+    from lib.salesforce import auth
+
     accounts = int(found["totalSize"])
-    method = getattr(client, "method", None) or (
-        "access token" if section.has_token else "username-password (SOAP login)"
-    )
-    why = f"signed in to {client.instance} with {method}; {accounts:,} Accounts"
+    method = getattr(client, "method", None) or ("token" if section.has_token else "password")
+    label = auth.LABELS.get(method, method)
+    why = f"signed in to {client.instance} with {label}; {accounts:,} Accounts"
     details: dict[str, Any] = {"method": method, "accounts": accounts}
     if client.usage:
         used, limit = client.usage
@@ -240,12 +241,12 @@ def check_salesforce(settings: Settings) -> Check:
                 "the org is near its daily API limit: runs may be refused; ask for more",
                 **details,
             )
-    if "password" in method.lower() or "soap" in method.lower():
+    notice = auth.warning(method)
+    if notice:
         return _warn(
             name,
-            why
-            + f"; Salesforce retires the SOAP username-password login in {PASSWORD_FLOW_RETIREMENT}",
-            "switch to an OAuth flow (a connected app: client credentials or JWT bearer)",
+            f"{why}; SOAP login() is retired in {PASSWORD_FLOW_RETIREMENT}",
+            notice,
             **details,
         )
     return _ok(name, why, **details)

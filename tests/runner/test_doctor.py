@@ -127,7 +127,7 @@ def test_salesforce_token_and_password_flows(salesforce_standin, monkeypatch) ->
     check = doctor.check_salesforce(load_settings(env_file=None))
     assert check.status == "ok", check.why
     assert check.why.startswith(
-        f"signed in to 127.0.0.1:{salesforce_standin.port} with access token"
+        f"signed in to 127.0.0.1:{salesforce_standin.port} with fixed access token"
     )
     assert "20 Accounts" in check.why and "used today 1,235 of 705,000 (703,765 left)" in check.why
     assert check.details["api_limit"] == 705_000
@@ -140,9 +140,10 @@ def test_salesforce_token_and_password_flows(salesforce_standin, monkeypatch) ->
     with salesforce_standin.route_login_hosts():
         check = doctor.check_salesforce(load_settings(env_file=None))
         assert check.status == "warn", check.why
-        assert "password" in check.details["method"].lower()
-        assert "retires the SOAP username-password login in Summer '27" in check.why
-        assert "OAuth" in check.action
+        assert check.details["method"] == "password"
+        assert "with SOAP username and password" in check.why
+        assert "SOAP login() is retired in Summer '27" in check.why
+        assert "Move to the JWT bearer flow" in check.action
 
         monkeypatch.setenv("SALESFORCE_PASSWORD", "wrong")
         bad = doctor.check_salesforce(load_settings(env_file=None))
