@@ -534,6 +534,20 @@ def prune_command(dry_run: bool) -> None:
     )
 
 
+@main.command("backup")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--keep", type=click.IntRange(min=1), default=14, show_default=True)
+@handle_errors
+def backup_command(directory: str, keep: int) -> None:
+    """Back up the state database into DIRECTORY (SQLite backup API or pg_dump), keeping
+    the newest --keep backups; prints the new file."""
+    from pathlib import Path
+
+    from runner.state.backup import backup
+
+    click.echo(str(backup(_settings().state_url(), Path(directory), keep=keep)))
+
+
 @main.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of text.")
 def doctor_command(as_json: bool) -> None:
