@@ -7,7 +7,7 @@ STAMP := $(VENV)/.synced
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint lab golden bench clean
+.PHONY: demo test lint lab golden bench clean system-deps-demo system-deps-test
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -21,12 +21,14 @@ $(STAMP): uv.lock pyproject.toml | $(UV)
 
 # Debian packages: scripts/system-deps installs what is missing (apt-get as root or through
 # sudo) or stops with the one command to run; it returns at once when all is present.
-demo: $(STAMP)
-	bash scripts/system-deps demo
+system-deps-demo system-deps-test: system-deps-%:
+	PYTHON=$(PYTHON) bash scripts/system-deps $*
+
+# The Debian packages first: bootstrapping uv may need python3-venv.
+demo: system-deps-demo $(STAMP)
 	$(BIN)/broadsheet demo
 
-test: $(STAMP)
-	bash scripts/system-deps test
+test: system-deps-test $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

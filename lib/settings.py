@@ -23,11 +23,11 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_core import PydanticUseDefault
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lib.errors import ConfigError
 
@@ -173,13 +173,21 @@ class AdminSection(BaseSettings):
     model_config = _config("BROADSHEET_")
 
     key: SecretStr | None = Field(None, validation_alias="BROADSHEET_ADMIN_KEY")
-    trusted_proxies: list[str] = Field(default_factory=list)
+    # NoDecode: a comma-separated list is not JSON; the validator below splits it.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         # A comma-separated list is what people write; JSON works too.
-        if isinstance(value, str) and not value.lstrip().startswith("["):
+        if isinstance(value, str) and value.lstrip().startswith("["):
+            import json
+
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value  # pydantic then names the field and the bad value
+        if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 

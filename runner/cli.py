@@ -545,7 +545,11 @@ def backup_command(directory: str, keep: int) -> None:
 
     from runner.state.backup import backup
 
-    click.echo(str(backup(_settings().state_url(), Path(directory), keep=keep)))
+    settings = _settings()
+    made = backup(
+        settings.state_url(), Path(directory), keep=keep, environment=settings.environment()
+    )
+    click.echo(str(made))
 
 
 @main.command("doctor")

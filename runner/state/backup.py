@@ -10,10 +10,10 @@ line. Each backup is written under a temporary name and renamed, and only the ne
 from __future__ import annotations
 
 import glob
-import os
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,8 +42,18 @@ def pg_dump_program() -> str:
     return candidates[-1]
 
 
-def backup(url: str, directory: Path, *, keep: int = 14, now: datetime | None = None) -> Path:
+def backup(
+    url: str,
+    directory: Path,
+    *,
+    keep: int = 14,
+    now: datetime | None = None,
+    environment: Mapping[str, str] | None = None,
+) -> Path:
     """Write a backup of the database at ``url`` into ``directory``; return its path.
+
+    ``environment`` is pg_dump's (``Settings.environment()``; default this process's),
+    to which the password is added.
 
     Raises:
         ConfigError: an unsupported database, or pg_dump missing or failing.
@@ -68,9 +78,9 @@ def backup(url: str, directory: Path, *, keep: int = 14, now: datetime | None = 
         target = directory / f"{PREFIX}{stamp}.dump"
         partial = target.with_suffix(".dump.partial")
         libpq = parsed.set(drivername="postgresql", password=None)
-        env = dict(os.environ)
+        env = dict(environment) if environment is not None else None
         if parsed.password:
-            env["PGPASSWORD"] = str(parsed.password)
+            env = {**(env or {}), "PGPASSWORD": str(parsed.password)}
         done = subprocess.run(
             [pg_dump_program(), "--format=custom", "--no-owner", f"--file={partial}",
              f"--dbname={libpq.render_as_string(hide_password=False)}"],
