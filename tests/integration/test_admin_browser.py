@@ -120,6 +120,16 @@ def test_the_dashboard_in_a_real_browser(live_admin, chromium, screenshots):
         assert report.status == 200 and "applications" in report.text()
         page.screenshot(path=str(screenshots / "admin-dashboard.png"), full_page=True)
 
+        # The doctor's checks, on demand.
+        page.click('#tabs button[data-tab="health"]')
+        page.click("#health-run")
+        expect(page.locator("#health-status")).to_have_text(re.compile(r"check"))
+        expect(page.locator('#health-table tr[data-check="report tiny"] td.ok')).to_have_text("ok")
+        expect(page.locator('#health-table tr[data-check="smtp"]')).to_contain_text(
+            "not configured"
+        )
+        page.screenshot(path=str(screenshots / "admin-health.png"), full_page=True)
+
         # Log out: the page asks for the key again, and the API no longer answers.
         page.click("#logout")
         expect(page.locator("#login")).to_be_visible()
