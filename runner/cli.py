@@ -498,6 +498,12 @@ def catch_up_command(
             except NothingToDo as err:
                 click.echo(f"{decision.report}: {err}")
                 continue
+            except BroadsheetError as err:
+                # One report's bad input (Salesforce down at boot) must not keep the
+                # others from their catch-up; the next hourly call tries it again.
+                click.echo(f"broadsheet: {decision.report}: {err}", err=True)
+                status = max(status, err.exit_status)
+                continue
         _summarise(result)
         status = max(status, result.exit_status)
     sys.exit(status)
