@@ -107,3 +107,20 @@ def test_durations_and_their_validation(tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match=f"r.yaml: {field}: "):
             load(path)
     assert timedelta(hours=36) == at("2026-11-23T12:00") - before(at("2026-11-23T12:00"), "36 h")
+
+
+def test_one_report_that_cannot_start_does_not_stop_the_others(project) -> None:
+    from tests.fixtures.runner import WORKING_CELLS, make_notebook
+
+    project.add("first", make_notebook(WORKING_CELLS))
+    project.add("second", make_notebook(WORKING_CELLS))
+    done = project.invoke(
+        "catch-up", "--now", "2026-11-23T10:30", "--source", str(project.root / "no-snapshot")
+    )
+    assert done.returncode == 2
+    assert done.stdout.count("missed: running it now") == 2
+    for report in ("first", "second"):
+        assert (
+            f"broadsheet: {report}: --source {project.root / 'no-snapshot'}: not demo"
+            in done.stderr
+        )
