@@ -7,8 +7,8 @@ before the cut-off:
 - the run folder's contents (targets' reports, emails, notebooks, figures, alerts), but
   not its ``run.json``: that summary (targets, failures, deliveries; tens of kB) *is*
   the run history the admin dashboard shows, so history outlives the files;
-- test-send folders (``<as_of>-test``) whole: the admin keeps each test send's summary in
-  the state database;
+- test-send and preview folders (``<as_of>-test``, ``<as_of>-preview``) whole: the admin
+  keeps each test send's summary in the state database;
 - the outbox's ``.eml`` files of that report and day.
 
 Shared by every report: snapshots older than :data:`SNAPSHOT_RETENTION` (the newest
@@ -41,14 +41,14 @@ log = logging.getLogger(__name__)
 
 SNAPSHOT_RETENTION = "35 days"
 """How long snapshots and commentary-cache entries are kept (a month of reruns)."""
-_DAY = re.compile(r"^(\d{4}-\d{2}-\d{2})(-test)?$")
+_DAY = re.compile(r"^(\d{4}-\d{2}-\d{2})(-test|-preview)?$")
 
 
 @dataclass(frozen=True)
 class Removal:
     """One thing prune deletes (or, in a dry run, would delete)."""
 
-    kind: str  # run, test-send, outbox, snapshot, cache
+    kind: str  # run, test-send, preview, outbox, snapshot, cache
     path: Path
     size: int
     files: int = 1
@@ -71,12 +71,12 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _day(text: str) -> tuple[date, bool] | None:
+def _day(text: str) -> tuple[date, str | None] | None:
     match = _DAY.match(text)
     if not match:
         return None
     try:
-        return date.fromisoformat(match.group(1)), bool(match.group(2))
+        return date.fromisoformat(match.group(1)), match.group(2)
     except ValueError:
         return None
 
@@ -91,7 +91,8 @@ def report_removals(outputs: Path, decl: Declaration, today: date) -> list[Remov
         if not parsed or not run.is_dir() or parsed[0] >= cutoff:
             continue
         if parsed[1]:
-            found.append(Removal("test-send", run, folder_size(run)))
+            kind = "preview" if run.name.endswith("-preview") else "test-send"
+            found.append(Removal(kind, run, folder_size(run)))
             continue
         rest = [child for child in run.iterdir() if child.name != "run.json"]
         if rest:

@@ -87,6 +87,9 @@ def head_revision() -> str:
     return max(p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))
 
 
+MIGRATE_LOCK = 0x62726F6164  # "broad": the advisory lock key of migrations on PostgreSQL
+
+
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at; None before its first migration."""
     with engine.connect() as connection:
@@ -119,6 +122,13 @@ def upgrade(engine_or_url: Engine | str, revision: str = "head") -> Engine:
         lock.acquire()
     try:
         with engine.begin() as connection:
+            if engine.url.get_backend_name() == "postgresql":
+                # The PostgreSQL counterpart of the SQLite lock: two hosts' first runs
+                # against a fresh database migrate one after the other (the lock ends
+                # with this transaction), the second finding it done.
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK}
+                )
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, revision)
     finally:

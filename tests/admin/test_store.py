@@ -102,3 +102,16 @@ def test_revision_0002_adds_the_admin_tables_and_keeps_the_ledger(state_url):
         assert c.execute(text("select version_num from alembic_version")).scalar() == "0002"
         assert c.execute(select(Delivery.recipient)).scalars().all() == ["b@example.com"]
     assert runner_view(engine) == RunnerView()
+
+
+def test_two_first_runs_migrate_a_fresh_database_together(state_url):
+    """Two hosts' first runs start at the same minute against an empty database: both
+    end up at head, and the tables are made once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from runner.state.database import current_revision, head_revision
+
+    with ThreadPoolExecutor(2) as pool:
+        engines = list(pool.map(lambda _: upgrade(engine_for(state_url)), range(2)))
+    assert [current_revision(e) for e in engines] == [head_revision()] * 2
+    assert runner_view(engines[0]) == RunnerView()

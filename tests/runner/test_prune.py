@@ -49,6 +49,9 @@ def test_expired_runs_go_their_summaries_stay(tmp_path: Path) -> None:
     recent = TODAY - timedelta(weeks=25)
     make_run(tmp_path, "weekly", old)
     make_run(tmp_path, "weekly", old, test=True)
+    preview = tmp_path / "weekly" / f"{old}-preview" / "T1"
+    preview.mkdir(parents=True)
+    (preview / "report.html").write_bytes(b"v" * 7)
     make_run(tmp_path, "weekly", recent)
     make_run(tmp_path, "monthly", date(2024, 9, 30))  # before 28 Oct 2024: goes
     make_run(tmp_path, "monthly", date(2024, 10, 31))  # within 25 months: kept
@@ -60,13 +63,14 @@ def test_expired_runs_go_their_summaries_stay(tmp_path: Path) -> None:
         ("outbox", "outbox/monthly_2024-09-30_T1_0123456789.eml"),
         ("outbox", f"outbox/weekly_{old}_T1_0123456789.eml"),
         ("outbox", f"outbox/weekly_{old}_T1_test_0123456789.eml"),
+        ("preview", f"weekly/{old}-preview"),
         ("run", "monthly/2024-09-30"),
         ("run", f"weekly/{old}"),
         ("test-send", f"weekly/{old}-test"),
     ]
     # Two runs' targets and alerts, a whole test send (its run.json too), four outbox files.
     test_send_json = len(json.dumps({"report": "weekly", "as_of": old.isoformat()}))
-    assert dry.freed == 2 * 1010 + (1010 + test_send_json) + 3 * 100
+    assert dry.freed == 2 * 1010 + (1010 + test_send_json) + 7 + 3 * 100
     assert (tmp_path / "weekly" / old.isoformat() / "T1" / "report.html").exists()  # dry
     assert any(line.startswith("would remove run ") for line in lines)
 
@@ -74,6 +78,7 @@ def test_expired_runs_go_their_summaries_stay(tmp_path: Path) -> None:
     assert done.freed == dry.freed
     assert sorted(p.name for p in (tmp_path / "weekly" / old.isoformat()).iterdir()) == ["run.json"]
     assert not (tmp_path / "weekly" / f"{old}-test").exists()
+    assert not (tmp_path / "weekly" / f"{old}-preview").exists()
     assert (tmp_path / "weekly" / recent.isoformat() / "T1" / "report.html").exists()
     assert (tmp_path / "monthly" / "2024-10-31" / "T1").exists()
     assert (tmp_path / "weekly_lenders" / old.isoformat() / "T1").exists()
