@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from admin import api, page
 from admin.auth import Auth, Throttle
@@ -94,6 +95,13 @@ def create_app(
     app.include_router(api.router)
     app.include_router(page.router)
     app.mount("/static", StaticFiles(directory=page.STATIC), name="static")
+    trusted = list(settings.admin.trusted_proxies)
+    if trusted:
+        # The client's address and scheme come from X-Forwarded-For/-Proto only when the
+        # peer is a proxy we were told to believe; in the app rather than in uvicorn's
+        # options, so it holds under any server and uvicorn's default (trust 127.0.0.1)
+        # never applies.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     # One handler for everything; Starlette dispatches by class, and answers Exception
     # (the unexpected) in its outermost middleware, so each family is named.
     for family in (HTTPException, RequestValidationError, BroadsheetError, Exception):
@@ -179,4 +187,5 @@ def serve(
 
     app = create_app(settings, admin_key, source=source)
     log.info("admin on http://%s:%d/ (source %s)", host, port, source)
+    # Proxy headers are the app's business (``create_app``), for the trusted proxies only.
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
