@@ -161,7 +161,8 @@ def _report_out(decl: Any, toggles: dict[str, bool], last: dict[str, dict]) -> d
 @router.get("/reports", response_model=list[ReportOut], tags=["reports"])
 def list_reports(_: Admin, ctx: Ctx) -> list[dict[str, Any]]:
     """Every declared report with its schedule, toggle and last run."""
-    registry, toggles, last = _registry(ctx), ctx.store.toggles(), history.last_runs(ctx.outputs)
+    registry, toggles = _registry(ctx), ctx.store.toggles()
+    last = history.last_runs(ctx.outputs, registry)
     return [_report_out(registry.get(name), toggles, last) for name in registry]
 
 
@@ -180,7 +181,7 @@ def toggle_report(name: str, body: ToggleIn, _: Admin, ctx: Ctx) -> dict[str, An
             409, f"{name} is disabled in parameters/{name}.yaml (enabled: false); enable it there"
         )
     ctx.store.set_toggle(name, body.enabled)
-    return _report_out(decl, ctx.store.toggles(), history.last_runs(ctx.outputs))
+    return _report_out(decl, ctx.store.toggles(), history.last_runs(ctx.outputs, [name]))
 
 
 # --- lists ---------------------------------------------------------------------------------
@@ -412,15 +413,18 @@ def preview(body: PreviewIn, _: Admin, ctx: Ctx) -> dict[str, Any]:
 # --- runs ----------------------------------------------------------------------------------
 
 
-@router.get("/runs", response_model=list[RunOut], tags=["runs"])
+@router.get("/runs", response_model=list[RunOut], tags=["runs"], responses=_errors(404))
 def list_runs(
     _: Admin,
     ctx: Ctx,
     report: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[dict[str, Any]]:
-    """Runs from ``outputs/*/*/run.json``, newest first, with their failed targets."""
-    return history.runs(ctx.outputs, report=report, limit=limit)
+    """Runs of the declared reports (``outputs/<report>/*/run.json``), newest first, with
+    their failed targets; ``report`` must be a declared report (404 otherwise)."""
+    registry = _registry(ctx)
+    reports = [registry.get(report).name] if report is not None else list(registry)
+    return history.runs(ctx.outputs, reports, limit=limit)
 
 
 @router.get(
@@ -434,6 +438,7 @@ def get_run(
 ) -> dict[str, Any]:
     """One run (``<as_of>``, or ``<as_of>-test`` for a test send): every target with its
     status, failing cell, error and output links."""
+    _registry(ctx).get(report)  # UnknownNameError: 404 naming the declared reports
     found = history.run_detail(ctx.outputs, report, as_of)
     if found is None:
         raise HTTPException(404, f"no run of {report!r} for {as_of}")
