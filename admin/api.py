@@ -17,6 +17,7 @@ from fastapi import Path as PathParam
 
 from admin import history, retailers, testsend
 from admin.auth import COOKIE, Auth, Principal, api_key_header
+from admin.limits import MAX_ID, StrictJSONRoute
 from admin.schemas import (
     DiscoveryIn,
     DiscoveryResultOut,
@@ -41,6 +42,7 @@ from admin.schemas import (
 from admin.store import Store, clean_addresses, row_dict
 from admin.worker import WarmWorker, WorkerError
 from lib import periods
+from lib.errors import excerpt
 from runner.state.models import LIST_NAMES
 
 ListName = Literal["board", "smt", "admin"]
@@ -86,8 +88,12 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 # Every protected route may answer these; documenting them keeps the schema honest.
-router = APIRouter(prefix="/api", responses=_errors(400, 401, 403, 422, 429))
-public = APIRouter(prefix="/api", responses=_errors(400, 401, 422, 429))
+router = APIRouter(
+    prefix="/api", route_class=StrictJSONRoute, responses=_errors(400, 401, 403, 413, 422, 429)
+)
+public = APIRouter(
+    prefix="/api", route_class=StrictJSONRoute, responses=_errors(400, 401, 413, 422, 429)
+)
 
 
 # --- session -------------------------------------------------------------------------------
@@ -241,7 +247,9 @@ def list_retailers(_: Admin, ctx: Ctx) -> dict[str, Any]:
 def _retailer(ctx: AdminContext, retailer_id: str) -> dict[str, Any]:
     found = retailers.find(ctx.store, _snapshot(ctx), retailer_id)
     if found is None:
-        raise HTTPException(404, f"no retailer {retailer_id!r} in the latest snapshot or the admin")
+        raise HTTPException(
+            404, f"no retailer {excerpt(retailer_id)} in the latest snapshot or the admin"
+        )
     return found
 
 
@@ -350,7 +358,9 @@ def list_test_sends(_: Admin, ctx: Ctx) -> list[dict[str, Any]]:
 @router.get(
     "/test-sends/{job_id}", response_model=TestSendOut, tags=["test sends"], responses=_errors(404)
 )
-def get_test_send(job_id: int, _: Admin, ctx: Ctx) -> dict[str, Any]:
+def get_test_send(
+    job_id: Annotated[int, PathParam(ge=1, le=MAX_ID)], _: Admin, ctx: Ctx
+) -> dict[str, Any]:
     """One test send: its progress (targets done of total) and result."""
     job = testsend.get(ctx.store, job_id)
     if job is None:
@@ -441,5 +451,5 @@ def get_run(
     _registry(ctx).get(report)  # UnknownNameError: 404 naming the declared reports
     found = history.run_detail(ctx.outputs, report, as_of)
     if found is None:
-        raise HTTPException(404, f"no run of {report!r} for {as_of}")
+        raise HTTPException(404, f"no run of {excerpt(report)} for {as_of}")
     return found
