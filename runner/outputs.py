@@ -9,6 +9,29 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from lib.errors import ConfigError
+
+
+def writable(folder: Path) -> Path:
+    """``folder``, created if need be, once a file could be written in it.
+
+    Raises:
+        ConfigError: naming the folder and ``BROADSHEET_OUTPUTS`` (under a regular file,
+            read-only, full...), before a run touches anything.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".writable.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise ConfigError(
+            f"cannot write to the outputs folder {folder}: {err.strerror or err}; "
+            "point it at a writable folder",
+            field="BROADSHEET_OUTPUTS",
+        ) from None
+    return folder
+
 
 def run_dir(outputs: Path, report: str, as_of: date | str) -> Path:
     """``outputs/<report>/<as_of>/``."""

@@ -24,6 +24,7 @@ from lib.errors import InputError, NothingToDo
 from lib.settings import Settings
 from runner import declarations, targets
 from runner.declarations import Declaration
+from runner.delivery import plan as delivery
 from runner.execution import execute, fanout
 from runner.execution.engines import ENGINE, WARM_ENGINE, WarmEngine
 from runner.execution.job import TargetJob, TargetResult
@@ -144,6 +145,7 @@ def prepare(
     view = view or admin_view(settings)
     decl = decl or declaration(spec, settings, view)
     as_of = resolve_as_of(decl, spec.as_of)
+    delivery.check_delivery(spec, settings)
     notebook = settings.notebooks_dir / decl.notebook
     base_parameters = {**decl.parameters, **dict.fromkeys(INJECTED, "")}
     execute.check_parameters(
@@ -264,8 +266,6 @@ def run(
         spec={k: (str(v) if isinstance(v, (date, Path)) else v) for k, v in asdict(spec).items()},
         timings=timings,
     )
-    from runner.delivery import plan as delivery
-
     delivered = time.perf_counter()
     delivery.deliver_run(
         decl, spec, settings, chosen, result, view, period=period_label(decl, as_of)

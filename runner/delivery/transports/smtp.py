@@ -112,6 +112,11 @@ class SMTPTransport:
         self._lock = threading.Lock()
 
     @classmethod
+    def check_settings(cls, settings: Settings) -> None:
+        """Refuse missing or wrong ``SMTP_*`` settings before a run starts (ConfigError)."""
+        SMTPSettings.from_section(settings.smtp)
+
+    @classmethod
     def from_settings(cls, settings: Settings) -> SMTPTransport:
         """Configured from the ``smtp`` section."""
         return cls(SMTPSettings.from_section(settings.smtp))
