@@ -127,6 +127,7 @@ def _target(outputs: Path, run_dir: Path, t: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": str(t.get("id")),
         "name": _str(t.get("name")),
+        "ran_at": _str(t.get("ran_at")),
         "status": str(t.get("status", "unknown")),
         "duration": t.get("duration") if isinstance(t.get("duration"), (int, float)) else None,
         "cell": cell if isinstance(cell, int) else None,
@@ -139,10 +140,51 @@ def _rows(items: Any) -> list[dict[str, str | None]]:
     return [{str(k): _str(v) for k, v in d.items()} for d in items or [] if isinstance(d, dict)]
 
 
+def _runs(data: dict[str, Any]) -> list[dict[str, Any]]:
+    # A record written before runs were listed is one run: the one it describes.
+    listed = data.get("runs")
+    if not isinstance(listed, list):
+        targets = [t for t in data.get("targets") or [] if isinstance(t, dict)]
+        failed = sum(1 for t in targets if t.get("status") != "ok")
+        listed = [
+            {
+                "started_at": data.get("started_at"),
+                "duration": data.get("duration"),
+                "targets": (data.get("spec") or {}).get("targets") or None,
+                "ran": len(targets),
+                "ok": len(targets) - failed,
+                "failed": failed,
+                "exit_status": data.get("exit_status"),
+            }
+        ]
+    out = []
+    for r in listed:
+        if not isinstance(r, dict):
+            continue
+        asked = r.get("targets")
+        out.append(
+            {
+                "started_at": _str(r.get("started_at")),
+                "duration": r.get("duration")
+                if isinstance(r.get("duration"), (int, float))
+                else None,
+                "targets": [str(t) for t in asked] if isinstance(asked, list) else None,
+                "ran": r.get("ran") if isinstance(r.get("ran"), int) else 0,
+                "ok": r.get("ok") if isinstance(r.get("ok"), int) else 0,
+                "failed": r.get("failed") if isinstance(r.get("failed"), int) else 0,
+                "exit_status": r.get("exit_status")
+                if isinstance(r.get("exit_status"), int)
+                else None,
+            }
+        )
+    return out
+
+
 def summarise(
     outputs: Path, path: Path, data: dict[str, Any], *, detail: bool = False
 ) -> dict[str, Any]:
-    """One run for the API: counts, failures with their cell and error, links."""
+    """One day's record for the API: the day's counts (every target's latest result),
+    failures with their cell and error, links, and the runs that made the day."""
     run_dir = path.parent
     targets = [t for t in data.get("targets") or [] if isinstance(t, dict)]
     shown = [_target(outputs, run_dir, t) for t in targets if detail or t.get("status") != "ok"]
@@ -170,6 +212,7 @@ def summarise(
         "delivery_failures": sum(1 for d in deliveries if d.get("status") == "failed"),
         "failures": failed,
         "link": output_link(outputs, path),
+        "runs": _runs(data),
     }
     if detail:
         out |= {

@@ -22,13 +22,13 @@ from lib import periods
 from lib import snapshot as snapshot_mod
 from lib.errors import InputError, NothingToDo
 from lib.settings import Settings
-from runner import declarations, targets
+from runner import declarations, record, targets
 from runner.declarations import Declaration
 from runner.delivery import plan as delivery
 from runner.execution import execute, fanout
 from runner.execution.engines import ENGINE, WARM_ENGINE, WarmEngine
 from runner.execution.job import TargetJob, TargetResult
-from runner.outputs import run_dir, write_json
+from runner.outputs import run_dir
 from runner.spec import RunResult, RunSpec
 from runner.state.database import engine_for, upgrade
 from runner.state.view import RunnerView, runner_view
@@ -273,7 +273,7 @@ def run(
     timings["deliver"] = time.perf_counter() - delivered
     result.duration = time.perf_counter() - started
     out = run_dir(settings.outputs, decl.name, run_folder(spec, as_of)) / "run.json"
-    write_json(out, result.to_json())
+    record.write(out, result.to_json(), partial=bool(spec.targets))
     return replace(result, path=str(out))
 
 
