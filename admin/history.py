@@ -109,7 +109,7 @@ def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _target(outputs: Path, run_dir: Path, t: dict[str, Any]) -> dict[str, Any]:
+def _target(outputs: Path, run_dir: Path, t: dict[str, Any], ran_at: Any = None) -> dict[str, Any]:
     error = t.get("error") or {}
     target_dir = run_dir / str(t.get("id", ""))
     links = {}
@@ -127,7 +127,7 @@ def _target(outputs: Path, run_dir: Path, t: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": str(t.get("id")),
         "name": _str(t.get("name")),
-        "ran_at": _str(t.get("ran_at")),
+        "ran_at": _str(t.get("ran_at") or ran_at),
         "status": str(t.get("status", "unknown")),
         "duration": t.get("duration") if isinstance(t.get("duration"), (int, float)) else None,
         "cell": cell if isinstance(cell, int) else None,
@@ -187,7 +187,11 @@ def summarise(
     failures with their cell and error, links, and the runs that made the day."""
     run_dir = path.parent
     targets = [t for t in data.get("targets") or [] if isinstance(t, dict)]
-    shown = [_target(outputs, run_dir, t) for t in targets if detail or t.get("status") != "ok"]
+    # A record from before targets carried ran_at: each ran in the one run it describes.
+    started = data.get("started_at")
+    shown = [
+        _target(outputs, run_dir, t, started) for t in targets if detail or t.get("status") != "ok"
+    ]
     deliveries = _rows(data.get("deliveries"))
     exit_status = data.get("exit_status")
     exit_status = exit_status if isinstance(exit_status, int) else 1

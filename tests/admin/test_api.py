@@ -251,6 +251,7 @@ def test_run_history_shows_targets_failing_cell_error_and_links(
         {
             "id": "b",
             "name": "b",
+            "ran_at": "2026-11-22T07:00:00+00:00",
             "status": "failed",
             "duration": 1.0,
             "cell": 2,
