@@ -28,7 +28,7 @@ from runner.delivery import plan as delivery
 from runner.execution import execute, fanout
 from runner.execution.engines import ENGINE, WARM_ENGINE, WarmEngine
 from runner.execution.job import TargetJob, TargetResult
-from runner.outputs import run_dir
+from runner.outputs import run_dir, sweep_temporaries
 from runner.spec import RunResult, RunSpec
 from runner.state.database import engine_for, upgrade
 from runner.state.view import RunnerView, runner_view
@@ -209,7 +209,7 @@ def run(
     process_started: float | None = None,
     keep_kernels: bool = False,
 ) -> RunResult:
-    """Run one report end to end and write ``run.json``.
+    """Run one report end to end and merge it into the day's ``run.json`` (``runner.record``).
 
     Args:
         spec: the run.
@@ -236,6 +236,10 @@ def run(
             spec, settings, view=view, decl=decl, timings=timings, start_kernel_ahead=True
         )
         log.info("%s %s: %d target(s) from %s", decl.name, as_of, len(jobs), snap_dir)
+        # What an earlier run of the day killed mid-write (kill -9) left behind goes first.
+        sweep_temporaries(
+            run_dir(settings.outputs, decl.name, run_folder(spec, as_of)), recursive=True
+        )
         timings["targets"] = time.perf_counter() - started - (timings.get("snapshot") or 0.0)
         fanned = time.time()
         results = fanout.run_all(
