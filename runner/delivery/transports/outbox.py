@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
 from lib.settings import Settings
-from runner.delivery.message import Envelope, message_recipients
+from runner.delivery.message import Envelope, message_recipients, wire_bytes
 from runner.outputs import sweep_temporaries, write_atomic
 
 
@@ -46,7 +45,7 @@ class OutboxTransport:
 
     def send(self, msg: EmailMessage, env: Envelope) -> str:
         path = self.path_for(msg, env)
-        write_durably(path, msg.as_bytes(policy=policy.SMTP))
+        write_durably(path, wire_bytes(msg))
         return str(path)
 
     def was_accepted(self, pending_id: str) -> bool:
