@@ -20,14 +20,15 @@ process that needs them, never on a command line or into a notebook parameter).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_core import PydanticUseDefault
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lib.errors import ConfigError
 
@@ -173,13 +174,17 @@ class AdminSection(BaseSettings):
     model_config = _config("BROADSHEET_")
 
     key: SecretStr | None = Field(None, validation_alias="BROADSHEET_ADMIN_KEY")
-    trusted_proxies: list[str] = Field(default_factory=list)
+    # NoDecode: the raw text reaches the validator (pydantic-settings would parse it as
+    # JSON first, and refuse the comma list people write).
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         # A comma-separated list is what people write; JSON works too.
-        if isinstance(value, str) and not value.lstrip().startswith("["):
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
