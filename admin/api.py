@@ -17,6 +17,7 @@ from fastapi import Path as PathParam
 
 from admin import history, retailers, testsend
 from admin.auth import COOKIE, Auth, Principal, api_key_header
+from admin.limits import MAX_ID, StrictJSONRoute
 from admin.schemas import (
     DiscoveryIn,
     DiscoveryResultOut,
@@ -42,6 +43,7 @@ from admin.schemas import (
 from admin.store import Store, clean_addresses, row_dict
 from admin.worker import WarmWorker, WorkerError
 from lib import periods
+from lib.errors import excerpt
 from runner.state.models import LIST_NAMES
 
 ListName = Literal["board", "smt", "admin"]
@@ -87,8 +89,12 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 # Every protected route may answer these; documenting them keeps the schema honest.
-router = APIRouter(prefix="/api", responses=_errors(400, 401, 403, 422, 429))
-public = APIRouter(prefix="/api", responses=_errors(400, 401, 422, 429))
+router = APIRouter(
+    prefix="/api", route_class=StrictJSONRoute, responses=_errors(400, 401, 403, 413, 422, 429)
+)
+public = APIRouter(
+    prefix="/api", route_class=StrictJSONRoute, responses=_errors(400, 401, 413, 422, 429)
+)
 
 
 # --- session -------------------------------------------------------------------------------
@@ -162,7 +168,8 @@ def _report_out(decl: Any, toggles: dict[str, bool], last: dict[str, dict]) -> d
 @router.get("/reports", response_model=list[ReportOut], tags=["reports"])
 def list_reports(_: Admin, ctx: Ctx) -> list[dict[str, Any]]:
     """Every declared report with its schedule, toggle and last run."""
-    registry, toggles, last = _registry(ctx), ctx.store.toggles(), history.last_runs(ctx.outputs)
+    registry, toggles = _registry(ctx), ctx.store.toggles()
+    last = history.last_runs(ctx.outputs, registry)
     return [_report_out(registry.get(name), toggles, last) for name in registry]
 
 
@@ -181,7 +188,7 @@ def toggle_report(name: str, body: ToggleIn, _: Admin, ctx: Ctx) -> dict[str, An
             409, f"{name} is disabled in parameters/{name}.yaml (enabled: false); enable it there"
         )
     ctx.store.set_toggle(name, body.enabled)
-    return _report_out(decl, ctx.store.toggles(), history.last_runs(ctx.outputs))
+    return _report_out(decl, ctx.store.toggles(), history.last_runs(ctx.outputs, [name]))
 
 
 # --- lists ---------------------------------------------------------------------------------
@@ -241,7 +248,9 @@ def list_retailers(_: Admin, ctx: Ctx) -> dict[str, Any]:
 def _retailer(ctx: AdminContext, retailer_id: str) -> dict[str, Any]:
     found = retailers.find(ctx.store, _snapshot(ctx), retailer_id)
     if found is None:
-        raise HTTPException(404, f"no retailer {retailer_id!r} in the latest snapshot or the admin")
+        raise HTTPException(
+            404, f"no retailer {excerpt(retailer_id)} in the latest snapshot or the admin"
+        )
     return found
 
 
@@ -350,7 +359,9 @@ def list_test_sends(_: Admin, ctx: Ctx) -> list[dict[str, Any]]:
 @router.get(
     "/test-sends/{job_id}", response_model=TestSendOut, tags=["test sends"], responses=_errors(404)
 )
-def get_test_send(job_id: int, _: Admin, ctx: Ctx) -> dict[str, Any]:
+def get_test_send(
+    job_id: Annotated[int, PathParam(ge=1, le=MAX_ID)], _: Admin, ctx: Ctx
+) -> dict[str, Any]:
     """One test send: its progress (targets done of total) and result."""
     job = testsend.get(ctx.store, job_id)
     if job is None:
@@ -413,15 +424,18 @@ def preview(body: PreviewIn, _: Admin, ctx: Ctx) -> dict[str, Any]:
 # --- runs ----------------------------------------------------------------------------------
 
 
-@router.get("/runs", response_model=list[RunOut], tags=["runs"])
+@router.get("/runs", response_model=list[RunOut], tags=["runs"], responses=_errors(404))
 def list_runs(
     _: Admin,
     ctx: Ctx,
     report: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[dict[str, Any]]:
-    """Runs from ``outputs/*/*/run.json``, newest first, with their failed targets."""
-    return history.runs(ctx.outputs, report=report, limit=limit)
+    """Runs of the declared reports (``outputs/<report>/*/run.json``), newest first, with
+    their failed targets; ``report`` must be a declared report (404 otherwise)."""
+    registry = _registry(ctx)
+    reports = [registry.get(report).name] if report is not None else list(registry)
+    return history.runs(ctx.outputs, reports, limit=limit)
 
 
 @router.get(
@@ -435,9 +449,10 @@ def get_run(
 ) -> dict[str, Any]:
     """One run (``<as_of>``, or ``<as_of>-test`` for a test send): every target with its
     status, failing cell, error and output links."""
+    _registry(ctx).get(report)  # UnknownNameError: 404 naming the declared reports
     found = history.run_detail(ctx.outputs, report, as_of)
     if found is None:
-        raise HTTPException(404, f"no run of {report!r} for {as_of}")
+        raise HTTPException(404, f"no run of {excerpt(report)} for {as_of}")
     return found
 
 

@@ -19,8 +19,9 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from admin import api, page
+from admin import api, limits, page
 from admin.auth import Auth, Throttle
 from admin.store import AddressError, Store
 from admin.testsend import Launcher, SubprocessLauncher
@@ -94,6 +95,14 @@ def create_app(
     app.include_router(api.router)
     app.include_router(page.router)
     app.mount("/static", StaticFiles(directory=page.STATIC), name="static")
+    app.add_middleware(limits.BodyLimit)
+    trusted = list(settings.admin.trusted_proxies)
+    if trusted:
+        # The client's address and scheme come from X-Forwarded-For/-Proto only when the
+        # peer is a proxy we were told to believe; in the app rather than in uvicorn's
+        # options, so it holds under any server and uvicorn's default (trust 127.0.0.1)
+        # never applies.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     # One handler for everything; Starlette dispatches by class, and answers Exception
     # (the unexpected) in its outermost middleware, so each family is named.
     for family in (HTTPException, RequestValidationError, BroadsheetError, Exception):
@@ -104,41 +113,57 @@ def create_app(
 def status_of(err: Exception) -> tuple[int, str, list[dict[str, Any]], dict[str, str]]:
     """Status, message, itemised errors and headers for any exception."""
     if isinstance(err, HTTPException):
-        return err.status_code, str(err.detail), [], dict(err.headers or {})
+        if err.status_code == 413:
+            return 413, limits.TOO_LARGE, [], {}
+        return err.status_code, _clip(str(err.detail)), [], dict(err.headers or {})
     if isinstance(err, RequestValidationError):
-        items = [
-            {
-                "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body") or None,
-                "value": _short(e.get("input")),
-                "reason": str(e.get("msg")),
-            }
-            for e in err.errors()
-        ]
+        items = [_validation_item(e) for e in err.errors()]
         first = items[0] if items else {"field": None, "reason": "invalid request"}
         where = f"{first['field']}: " if first["field"] else ""
         return 422, f"{where}{first['reason']}", items, {}
     if isinstance(err, AddressError):
         items = [
-            {"field": p["field"], "value": p["address"], "reason": p["reason"]}
+            {"field": p["field"], "value": _short(p["address"]), "reason": _clip(p["reason"])}
             for p in err.problems
         ]
-        return 422, str(err), items, {}
+        return 422, _clip(str(err)), items, {}
     if isinstance(err, UnknownNameError):
-        return 404, str(err), [], {}
+        return 404, _clip(str(err)), [], {}
     if isinstance(err, (InputError, SnapshotError)):
-        return 422, str(err), [], {}
+        return 422, _clip(str(err)), [], {}
     if isinstance(err, SourceError):
-        return 502, str(err), [], {}
+        return 502, _clip(str(err)), [], {}
     if isinstance(err, (ConfigError, BroadsheetError)):
-        return 500, str(err), [], {}
+        return 500, _clip(str(err)), [], {}
     return 500, "internal error; the admin's log has the details", [], {}
+
+
+def _validation_item(e: dict[str, Any]) -> dict[str, Any]:
+    if e.get("type") == "json_invalid":
+        reason = f"invalid JSON: {(e.get('ctx') or {}).get('error', e.get('msg'))}"
+        return {"field": None, "value": None, "reason": _clip(reason)}
+    return {
+        "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body") or None,
+        "value": _short(e.get("input")),
+        "reason": _clip(str(e.get("msg"))),
+    }
+
+
+# How much of a value an error may quote, and how long a message may grow: a request can
+# carry a megabyte, and an error must not echo it (messages quote with lib.errors.excerpt;
+# these bound what they quote from elsewhere, such as a validator's reason).
+SHORT, LONG = 60, 500
 
 
 def _short(value: Any) -> str | None:
     if value is None or isinstance(value, (dict, list)):
         return None
     text = str(value)
-    return text if len(text) <= 200 else text[:200] + "…"
+    return text if len(text) <= SHORT else text[:SHORT] + "…"
+
+
+def _clip(message: str) -> str:
+    return message if len(message) <= LONG else message[:LONG] + "…"
 
 
 def wants_json(request: Request) -> bool:
@@ -179,14 +204,5 @@ def serve(
 
     app = create_app(settings, admin_key, source=source)
     log.info("admin on http://%s:%d/ (source %s)", host, port, source)
-    # Behind a TLS proxy (deploy/), X-Forwarded-Proto makes request.url https, so the
-    # session cookie is Secure; the headers are believed from the listed proxies only.
-    trusted = list(getattr(settings.admin, "trusted_proxies", None) or [])
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="info",
-        proxy_headers=bool(trusted),
-        forwarded_allow_ips=",".join(trusted) if trusted else None,
-    )
+    # Proxy headers are the app's business (``create_app``), for the trusted proxies only.
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)

@@ -9,8 +9,13 @@ Two ways in, both ending in :func:`Auth.require`:
   cookie dies with the session. State-changing requests made with the cookie must carry
   the session's CSRF token in ``X-CSRF-Token`` (a header a cross-site form cannot set).
 
-Keys are compared in constant time. Each client address may fail a few times, then waits
-twice as long after every further failure; while it waits, nothing it sends is checked.
+Keys are compared in constant time. A request with the right key is always let in: nobody
+can lock the key's owner out. Wrong keys are throttled per client (a few free, then twice
+as long after every further one, answered 429 while the client waits), which keeps a
+guesser's noise in the log bounded; what makes guessing hopeless is the key's length (at
+least 32 characters, refused otherwise). The client is the peer's address, or, when the
+peer is a trusted proxy (``BROADSHEET_TRUSTED_PROXIES``), the address that proxy forwards
+(``admin/app.py`` installs uvicorn's proxy-headers middleware for exactly those peers).
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ COOKIE = "broadsheet_admin"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION_SECONDS = 8 * 3600
-MIN_KEY_LENGTH = 16
+MIN_KEY_LENGTH = 32
+MAKE_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 # Declared for OpenAPI (so clients and schemathesis know the scheme); checked by Auth.
 api_key_header = APIKeyHeader(name="X-Admin-Key", auto_error=False, description="the admin key")
@@ -48,16 +54,18 @@ def check_key(key: str | None) -> str:
     """The admin key, or a ConfigError saying how to set one.
 
     Raises:
-        ConfigError: no key (the admin refuses to start without one).
+        ConfigError: no key, or one shorter than :data:`MIN_KEY_LENGTH` (the admin refuses
+            to start with either; the message says how to make a good one, never the key).
     """
     if not key or not key.strip():
         raise ConfigError(
-            f"{KEY_ENV} is not set; the admin refuses to start without a key. Set one, e.g. "
-            f"{KEY_ENV}=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            f"{KEY_ENV} is not set; the admin refuses to start without a key. Make one with "
+            f"{MAKE_KEY}"
         )
     if len(key) < MIN_KEY_LENGTH:
-        log.warning(
-            "%s is shorter than %d characters; use a long random key", KEY_ENV, MIN_KEY_LENGTH
+        raise ConfigError(
+            f"{KEY_ENV} has {len(key)} characters; the admin needs a random key of at least "
+            f"{MIN_KEY_LENGTH}. Make one with {MAKE_KEY}"
         )
     return key
 
@@ -168,17 +176,22 @@ class Auth:
                 self._sessions.pop(principal.session_id, None)
 
     def check_key(self, request: Request, presented: str) -> None:
-        """Raise unless ``presented`` is the key; throttled per client address."""
+        """Raise unless ``presented`` is the key; wrong keys are throttled per client.
+
+        The right key is let in whatever the client's failures: a throttle that refused it
+        would let anyone who shares the address (a proxy, an office) lock the owner out.
+        """
         client = client_of(request)
+        if self.key_matches(presented):
+            self.throttle.succeed(client)
+            return
         wait = self.throttle.wait(client)
         if wait > 0:
             raise too_many(wait)
-        if not self.key_matches(presented):
-            wait = self.throttle.fail(client)
-            if wait > 0:
-                raise too_many(wait)
-            raise HTTPException(401, "wrong admin key")
-        self.throttle.succeed(client)
+        wait = self.throttle.fail(client)
+        if wait > 0:
+            raise too_many(wait)
+        raise HTTPException(401, "wrong admin key")
 
     def session(self, cookie: str) -> Principal | None:
         """The live session a cookie names, or None (bad signature, expired, logged out)."""
@@ -214,7 +227,7 @@ class Auth:
 
 
 def client_of(request: Request) -> str:
-    """The client's address (behind a proxy, run uvicorn with --proxy-headers)."""
+    """The client's address: the peer's, or the one a trusted proxy forwarded for it."""
     return request.client.host if request.client else "unknown"
 
 

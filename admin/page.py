@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from admin import history
 from admin.api import Admin, Ctx
+from lib.errors import excerpt
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -68,7 +69,7 @@ def output_file(path: str, _: Admin, ctx: Ctx) -> FileResponse:
     """A file under outputs/, read-only; anything else is 404, whatever the path says."""
     found = history.resolve_output(ctx.outputs, path)
     if found is None:
-        raise HTTPException(404, f"no output {path!r}")
+        raise HTTPException(404, f"no output {excerpt(path)}")
     media = history.MEDIA_TYPES.get(found.suffix.lower())
     if found.suffix.lower() == ".html":
         media = "text/html; charset=utf-8"

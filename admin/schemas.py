@@ -234,6 +234,7 @@ class TargetOut(BaseModel):
 
     id: str
     name: str | None
+    ran_at: str | None = Field(None, description="when the run that gave this result started")
     status: str
     duration: float | None
     cell: int | None = Field(None, description="the failing cell")
@@ -241,8 +242,21 @@ class TargetOut(BaseModel):
     links: dict[str, str] = Field(description="output file name -> URL")
 
 
+class RunPartOut(BaseModel):
+    """One run of a day: when, which targets it was asked for, how it went."""
+
+    started_at: str | None
+    duration: float | None
+    targets: list[str] | None = Field(description="the targets asked for (--target); null: all")
+    ran: int
+    ok: int
+    failed: int
+    exit_status: int | None
+
+
 class RunOut(BaseModel):
-    """A run from its run.json, with the failed targets."""
+    """A report's day from its run.json (each target's latest result across the day's
+    runs), with the failed targets and the runs themselves."""
 
     report: str
     as_of: str = Field(description="the run's folder: <as_of>, or <as_of>-test for a test send")
@@ -260,6 +274,7 @@ class RunOut(BaseModel):
     delivery_failures: int
     failures: list[TargetOut] = Field(description="the failed targets")
     link: str | None = Field(description="URL of run.json")
+    runs: list[RunPartOut] = Field(description="the runs of the day, oldest first")
 
 
 class RunDetailOut(RunOut):

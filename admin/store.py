@@ -16,7 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import sessionmaker
 
-from lib.errors import InputError
+from lib.errors import InputError, excerpt
 from runner.state.models import (
     LIST_NAMES,
     Discovery,
@@ -40,7 +40,9 @@ class AddressError(InputError):
         self.field = field
         first = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(f"{first['address']!r} is not a valid address: {first['reason']}{more}")
+        super().__init__(
+            f"{excerpt(first['address'])} is not a valid address: {first['reason']}{more}"
+        )
 
 
 def clean_addresses(addresses: Iterable[str], *, field: str = "addresses") -> list[str]:

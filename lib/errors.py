@@ -9,6 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+EXCERPT = 40
+
+
+def excerpt(value: object, limit: int = EXCERPT) -> str:
+    """How a message quotes a value it was given: ``repr`` of at most ``limit`` characters,
+    and ``…`` when cut, so a huge value is never echoed whole."""
+    text = str(value)
+    return f"{text[:limit]!r}…" if len(text) > limit else repr(text)
+
 
 class BroadsheetError(Exception):
     """Base of every deliberate Broadsheet error."""
@@ -104,7 +113,8 @@ class UnknownNameError(BroadsheetError, KeyError):
         self.name = name
         self.known = sorted(known)
         super().__init__(
-            f"unknown {kind} {name!r}; did you mean one of: {', '.join(self.known) or '(none)'}"
+            f"unknown {kind} {excerpt(name)}; did you mean one of: "
+            f"{', '.join(self.known) or '(none)'}"
         )
 
     def __str__(self) -> str:  # KeyError would repr() the message otherwise

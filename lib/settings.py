@@ -20,6 +20,7 @@ process that needs them, never on a command line or into a notebook parameter).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -181,8 +182,6 @@ class AdminSection(BaseSettings):
     def _comma_list(cls, value: Any) -> Any:
         # A comma-separated list is what people write; JSON works too.
         if isinstance(value, str) and value.lstrip().startswith("["):
-            import json
-
             try:
                 return json.loads(value)
             except ValueError:
@@ -256,8 +255,6 @@ class Settings(BaseSettings):
                 if isinstance(value, SecretStr):
                     value = value.get_secret_value()
                 elif isinstance(value, list):
-                    import json
-
                     value = json.dumps(value)
                 elif isinstance(value, Path):
                     value = str(value.resolve())

@@ -157,10 +157,11 @@ def run(report: str, scheduled: str | None, **options: Any) -> None:
     """Run one REPORT (a parameter file's stem) for every target of its fan-out."""
     from datetime import UTC, datetime
 
-    from runner import schedule
+    from runner import declarations, schedule
     from runner.spec import RunSpec
 
     settings = _settings()
+    declarations.discover(settings.parameters_dir).get(report)  # before any file is touched
     options["source"] = options["source"] or _default_source(settings)
     if scheduled and not schedule.should_run(scheduled, datetime.now(UTC)):
         logging.getLogger(__name__).info("%s: %r is not due now; nothing to do", report, scheduled)
@@ -263,11 +264,13 @@ def _summarise(result) -> None:
 def demo(retailers: int, seed: int, as_of: date | None, workers: int | None) -> None:
     """Demo snapshot, then all four reports, delivered to the file outbox."""
     from lib import periods, snapshot
-    from runner import declarations
+    from runner import declarations, schedule
     from runner import extract as extract_mod
+    from runner.outputs import writable
     from runner.spec import RunSpec
 
     settings = _settings()
+    writable(settings.outputs)
     as_of = as_of or periods.default_as_of()
     out = snapshot.default_dir(settings.outputs, "demo", as_of)
     if not (out / "manifest.json").is_file():
@@ -282,11 +285,15 @@ def demo(retailers: int, seed: int, as_of: date | None, workers: int | None) -> 
         spec = RunSpec(
             report=name, as_of=report_as_of, source=str(out), deliver="outbox", workers=workers
         )
-        try:
-            result = _run_with_progress(spec, settings)
-        except NothingToDo as err:
-            click.echo(f"{name}: {err}")
-            continue
+        with schedule.run_lock(name, settings.outputs) as mine:
+            if not mine:  # a scheduled run of it is under way: leave it alone, like `run`
+                click.echo(f"{name}: already running; skipped")
+                continue
+            try:
+                result = _run_with_progress(spec, settings)
+            except NothingToDo as err:
+                click.echo(f"{name}: {err}")
+                continue
         _summarise(result)
         status = max(status, result.exit_status)
     click.echo(f"outbox: {settings.outputs / 'outbox'}")

@@ -22,12 +22,13 @@ from lib import periods
 from lib import snapshot as snapshot_mod
 from lib.errors import InputError, NothingToDo
 from lib.settings import Settings
-from runner import declarations, targets
+from runner import declarations, record, targets
 from runner.declarations import Declaration
+from runner.delivery import plan as delivery
 from runner.execution import execute, fanout
 from runner.execution.engines import ENGINE, WARM_ENGINE, WarmEngine
 from runner.execution.job import TargetJob, TargetResult
-from runner.outputs import run_dir, write_json
+from runner.outputs import run_dir, sweep_temporaries
 from runner.spec import RunResult, RunSpec
 from runner.state.database import engine_for, upgrade
 from runner.state.view import RunnerView, runner_view
@@ -144,6 +145,7 @@ def prepare(
     view = view or admin_view(settings)
     decl = decl or declaration(spec, settings, view)
     as_of = resolve_as_of(decl, spec.as_of)
+    delivery.check_delivery(spec, settings)
     notebook = settings.notebooks_dir / decl.notebook
     base_parameters = {**decl.parameters, **dict.fromkeys(INJECTED, "")}
     execute.check_parameters(
@@ -207,7 +209,7 @@ def run(
     process_started: float | None = None,
     keep_kernels: bool = False,
 ) -> RunResult:
-    """Run one report end to end and write ``run.json``.
+    """Run one report end to end and merge it into the day's ``run.json`` (``runner.record``).
 
     Args:
         spec: the run.
@@ -234,6 +236,10 @@ def run(
             spec, settings, view=view, decl=decl, timings=timings, start_kernel_ahead=True
         )
         log.info("%s %s: %d target(s) from %s", decl.name, as_of, len(jobs), snap_dir)
+        # What an earlier run of the day killed mid-write (kill -9) left behind goes first.
+        sweep_temporaries(
+            run_dir(settings.outputs, decl.name, run_folder(spec, as_of)), recursive=True
+        )
         timings["targets"] = time.perf_counter() - started - (timings.get("snapshot") or 0.0)
         fanned = time.time()
         results = fanout.run_all(
@@ -264,8 +270,6 @@ def run(
         spec={k: (str(v) if isinstance(v, (date, Path)) else v) for k, v in asdict(spec).items()},
         timings=timings,
     )
-    from runner.delivery import plan as delivery
-
     delivered = time.perf_counter()
     delivery.deliver_run(
         decl, spec, settings, chosen, result, view, period=period_label(decl, as_of)
@@ -273,7 +277,7 @@ def run(
     timings["deliver"] = time.perf_counter() - delivered
     result.duration = time.perf_counter() - started
     out = run_dir(settings.outputs, decl.name, run_folder(spec, as_of)) / "run.json"
-    write_json(out, result.to_json())
+    record.write(out, result.to_json(), partial=bool(spec.targets))
     return replace(result, path=str(out))
 
 

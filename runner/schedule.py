@@ -36,7 +36,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from filelock import FileLock, Timeout
 
-from lib.errors import ConfigError
+from lib.errors import ConfigError, InputError, excerpt
+from runner.outputs import writable
 
 logger = logging.getLogger(__name__)
 
@@ -506,8 +507,10 @@ def run_lock(report: str, outputs: Path | str) -> Iterator[bool]:
                 return 0
             ...
     """
-    path = Path(outputs) / "locks" / f"{report}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not report or report in (".", "..") or Path(report).name != report or "\\" in report:
+        # The caller checks the name is declared; this keeps any name inside locks/.
+        raise InputError(f"{excerpt(report)} is not a report name")
+    path = writable(writable(Path(outputs)) / "locks") / f"{report}.lock"
     lock = FileLock(path, blocking=False)
     try:
         lock.acquire()

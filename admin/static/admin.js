@@ -343,12 +343,17 @@ function links(target) {
     el("a", { href, target: "_blank", rel: "noopener" }, name));
 }
 
+function when(iso) {
+  return iso ? new Date(iso).toLocaleString() : "–";
+}
+
 async function loadRuns() {
   const runs = await api("GET", "/api/runs");
   $("#runs-table tbody").replaceChildren(...runs.map((run) => el("tr", { dataset: { run: `${run.report}/${run.as_of}` } },
     el("td", {}, run.report, run.test_to ? el("span", { class: "tag" }, "test") : null),
     el("td", {}, run.data_as_of), el("td", {}, run.started_at ? new Date(run.started_at).toLocaleString() : "–"),
-    el("td", {}, `${run.ok}/${run.targets} ok`), el("td", { class: run.status }, run.status),
+    el("td", {}, `${run.ok}/${run.targets} ok${run.runs.length > 1 ? ` · ${run.runs.length} runs` : ""}`),
+    el("td", { class: run.status }, run.status),
     el("td", {}, `${run.delivered}${run.delivery_failures ? `, ${run.delivery_failures} failed` : ""}`),
     el("td", {}, el("button", { type: "button", onclick: () => showRun(run.report, run.as_of) }, "Details")))));
 }
@@ -359,10 +364,13 @@ async function showRun(report, asOf) {
     $("#run-detail").replaceChildren(
       el("h3", {}, `${run.report} · data to ${run.data_as_of}${run.test_to ? ` · test to ${run.test_to}` : ""}`),
       run.link ? el("p", {}, el("a", { href: run.link, target: "_blank", rel: "noopener" }, "run.json")) : "",
+      // The day is every target's latest result; these are the runs that made it.
+      el("ul", { class: "run-parts" }, run.runs.map((part) => el("li", {},
+        `${when(part.started_at)}: ${part.targets ? part.targets.join(", ") : "every target"}: ${part.ok}/${part.ran} ok`))),
       el("table", { class: "run-targets" },
-        el("thead", {}, el("tr", {}, ["Target", "Status", "Failing cell", "Error", "Outputs"].map((h) => el("th", {}, h)))),
+        el("thead", {}, el("tr", {}, ["Target", "Ran", "Status", "Failing cell", "Error", "Outputs"].map((h) => el("th", {}, h)))),
         el("tbody", {}, run.all_targets.map((t) => el("tr", { dataset: { target: t.id } },
-          el("td", {}, t.name || t.id), el("td", { class: t.status }, t.status),
+          el("td", {}, t.name || t.id), el("td", {}, when(t.ran_at)), el("td", { class: t.status }, t.status),
           el("td", {}, t.cell === null ? "" : `cell ${t.cell}`), el("td", {}, t.error || ""),
           el("td", { class: "links" }, links(t)))))));
   } catch (err) {

@@ -24,12 +24,15 @@ from datetime import UTC, date, datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses, make_msgid
+from email.utils import format_datetime, formataddr, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 from urllib.parse import unquote
 
+from email_validator import EmailNotValidError
+
 from lib.errors import DeliveryError
 from lib.settings import Settings
+from runner.delivery.recipients import wire_address
 from runner.render.plaintext import html_to_text
 
 TEST_PREFIX = "[TEST] "
@@ -169,7 +172,7 @@ def build_message(env: Envelope, *, message_id: str | None = None) -> EmailMessa
 
     msg = EmailMessage(policy=policy.SMTP)
     msg["Subject"] = subject_of(env)
-    msg["From"] = env.sender
+    msg["From"] = _wire_sender(env.sender)
     msg["To"] = ", ".join(env.recipients)
     msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = message_id or make_msgid(domain=_domain(env.sender))
@@ -193,6 +196,19 @@ def build_message(env: Envelope, *, message_id: str | None = None) -> EmailMessa
             _read_bytes(path), maintype, subtype, filename=attachment_name(env, path)
         )
     return msg
+
+
+def needs_smtputf8(msg: EmailMessage) -> bool:
+    """Whether an address of ``msg`` has a non-ASCII local part (RFC 6531: only a server
+    offering SMTPUTF8 may take it, and its headers go as UTF-8, not encoded words)."""
+    fields = [str(v) for name in ("From", "To", "Cc") for v in msg.get_all(name) or []]
+    return not all(addr.isascii() for _, addr in getaddresses(fields))
+
+
+def wire_bytes(msg: EmailMessage) -> bytes:
+    """The message as transmitted: 7-bit SMTP form, or UTF-8 headers when an address needs
+    them (an encoded word inside an address is something no server delivers)."""
+    return msg.as_bytes(policy=policy.SMTPUTF8 if needs_smtputf8(msg) else policy.SMTP)
 
 
 def message_recipients(msg: EmailMessage) -> list[str]:
@@ -244,6 +260,16 @@ def sender_address(sender: str) -> str:
     """The bare address of a From value (``Name <a@b>`` → ``a@b``)."""
     addresses = getaddresses([sender])
     return addresses[0][1] if addresses and addresses[0][1] else sender
+
+
+def _wire_sender(sender: str) -> str:
+    # MAIL_FROM may name an internationalised domain: sent in ASCII, like the recipients'.
+    name, address = parseaddr(sender)
+    try:
+        wire = wire_address(address)
+    except EmailNotValidError:
+        return sender  # not ours to refuse here; the server will say what it thinks
+    return formataddr((name, wire)) if name else wire
 
 
 def _domain(sender: str) -> str:

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lib.errors import InputError, excerpt
 from runner.delivery.alert import delivery_failures, send_alert
 from runner.delivery.ledger import Ledger
 from runner.delivery.message import Envelope, default_sender
@@ -73,6 +74,31 @@ def envelope_for(
         text=files.get("email.txt"),
         attachments=attachments,
     )
+
+
+def check_delivery(spec: RunSpec, settings: Settings) -> None:
+    """Refuse, before any kernel starts, a run whose delivery could not work.
+
+    Checks the ``--test-to`` address and the transport's configuration (a transport may
+    offer ``check_settings(settings)``), so a misconfigured run fails in a second, not
+    after every notebook has run.
+
+    Raises:
+        InputError: the test address is not one (naming it and why).
+        ConfigError: the transport's settings are missing or wrong (naming the variable).
+        UnknownNameError: no such transport.
+    """
+    if spec.test_to is not None:
+        valid, skipped = valid_addresses([spec.test_to])
+        if not valid:
+            raise InputError(f"--test-to {excerpt(spec.test_to)}: {skipped[0]['reason']}")
+    if spec.deliver == "none":
+        return
+    if not TRANSPORTS.names():
+        register_builtin_transports()
+    check = getattr(TRANSPORTS.get(spec.deliver), "check_settings", None)
+    if check is not None:
+        check(settings)
 
 
 def deliver_run(

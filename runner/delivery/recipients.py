@@ -4,6 +4,10 @@ Salesforce's ``Primary_Contact_Email__c`` may be null or malformed (domain §2):
 address is skipped and reported in ``run.json``, never a crash. Only the syntax is
 checked (``check_deliverability=False``): a DNS lookup per retailer would make a run
 depend on the network for no gain, and the mail server reports bounces anyway.
+
+Addresses come out as they go on the wire: an internationalised domain in its ASCII
+(IDNA) form, which every server takes; a non-ASCII local part stays as it is and needs a
+server that offers SMTPUTF8 (the smtp transport says so when it does not).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ def valid_addresses(candidates: Iterable[str | None]) -> tuple[list[str], list[d
             continue
         raw = str(candidate).strip()
         try:
-            address = validate_email(raw, check_deliverability=False).normalized
+            address = wire_address(raw)
         except EmailNotValidError as err:
             skipped.append({"address": raw, "reason": str(err)})
             continue
@@ -44,3 +48,13 @@ def valid_addresses(candidates: Iterable[str | None]) -> tuple[list[str], list[d
         seen.add(address.lower())
         valid.append(address)
     return valid, skipped
+
+
+def wire_address(address: str) -> str:
+    """``address`` checked and normalised as it is sent: ``local@ascii-domain``.
+
+    Raises:
+        EmailNotValidError: not an address, with the reason.
+    """
+    checked = validate_email(address, check_deliverability=False)
+    return f"{checked.local_part}@{checked.ascii_domain}"

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from runner.state.view import runner_view
+from tests.fixtures.runner import WORKING_CELLS, make_notebook
 
 LIVE = "0018d00003Zot34AAB"  # Beacon Home Store: Live in the 30-retailer demo
 
@@ -206,7 +207,10 @@ def test_a_bad_test_send_is_refused_before_anything_runs(
     assert admin_env.launcher.launched == []
 
 
-def test_run_history_shows_targets_failing_cell_error_and_links(admin_client, keyed, write_run):
+def test_run_history_shows_targets_failing_cell_error_and_links(
+    admin_client, keyed, write_run, admin_env
+):
+    admin_env.project.add("other", make_notebook(WORKING_CELLS), fan_out="none")
     error = {
         "cell": 2,
         "ename": "RuntimeError",
@@ -247,6 +251,7 @@ def test_run_history_shows_targets_failing_cell_error_and_links(admin_client, ke
         {
             "id": "b",
             "name": "b",
+            "ran_at": "2026-11-22T07:00:00+00:00",
             "status": "failed",
             "duration": 1.0,
             "cell": 2,

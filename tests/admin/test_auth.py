@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
 
 from admin.app import create_app
+from admin.auth import Throttle
 from lib.errors import ConfigError
 from runner.cli import main
 from tests.fixtures.admin import ADMIN_KEY
@@ -77,22 +79,105 @@ def test_no_key_no_app(admin_env):
             create_app(admin_env.settings, key, admin_env.engine)
 
 
-def test_wrong_keys_are_slowed_down_exponentially(admin_client, admin_env, keyed):
+def test_wrong_keys_are_slowed_down_exponentially(admin_client, admin_env):
     wrong = {"X-Admin-Key": "wrong-key-wrong-key"}
     assert [admin_client.get("/api/reports", headers=wrong).status_code for _ in range(3)] == [
         401
     ] * 3
     fourth = admin_client.get("/api/reports", headers=wrong)
     assert fourth.status_code == 429 and fourth.headers["Retry-After"] == "1"
-    # While it waits, even the right key is not looked at.
-    assert admin_client.get("/api/reports", headers=keyed).status_code == 429
     admin_env.clock.advance(1.1)
     fifth = admin_client.post("/api/session", json={"key": "still-wrong"})
     assert fifth.status_code == 429 and fifth.headers["Retry-After"] == "2"
+    # While it waits, a wrong key is answered 429 without extending the wait.
+    assert admin_client.get("/api/reports", headers=wrong).headers["Retry-After"] == "2"
     admin_env.clock.advance(2.1)
+    assert admin_client.get("/api/reports", headers=wrong).headers["Retry-After"] == "4"
+
+
+def test_the_right_key_is_never_refused_however_many_wrong_ones(admin_client, admin_env, keyed):
+    # Finding 1: wrong keys from an address locked out everyone at that address, the key's
+    # owner included (behind a proxy: everybody).
+    wrong = {"X-Admin-Key": "wrong-key-wrong-key"}
+    statuses = [admin_client.get("/api/reports", headers=wrong).status_code for _ in range(8)]
+    assert statuses == [401, 401, 401] + [429] * 5
     assert admin_client.get("/api/reports", headers=keyed).status_code == 200
-    # Success forgets the failures.
+    login = admin_client.post("/api/session", json={"key": ADMIN_KEY})
+    assert login.status_code == 200 and login.json()["via"] == "session"
+    # Success forgets the failures: the next typo is a plain 401 again.
     assert admin_client.get("/api/reports", headers=wrong).status_code == 401
+
+
+def app_with_proxies(admin_env, proxies: list[str]):
+    admin_env.settings.admin.trusted_proxies = proxies
+    return create_app(
+        admin_env.settings,
+        ADMIN_KEY,
+        admin_env.engine,
+        source=admin_env.source,
+        launcher=admin_env.launcher,
+        throttle=Throttle(clock=admin_env.clock),
+    )
+
+
+def test_behind_a_trusted_proxy_each_client_is_throttled_on_its_own(admin_env, keyed):
+    # Finding 1: the client is the address a trusted proxy forwards, not the proxy.
+    wrong = {"X-Admin-Key": "wrong-key-wrong-key"}
+    app = app_with_proxies(admin_env, ["10.0.0.2"])
+    with TestClient(app, client=("10.0.0.2", 4000)) as proxy:
+        mallory = {**wrong, "X-Forwarded-For": "203.0.113.66"}
+        alice = {"X-Forwarded-For": "198.51.100.7"}
+        assert [proxy.get("/api/reports", headers=mallory).status_code for _ in range(4)] == [
+            401,
+            401,
+            401,
+            429,
+        ]
+        assert proxy.get("/api/reports", headers={**alice, **wrong}).status_code == 401
+        assert proxy.get("/api/reports", headers={**alice, **keyed}).status_code == 200
+    # A peer that is not a trusted proxy cannot choose its address with the header.
+    with TestClient(app, client=("192.0.2.9", 4000)) as direct:
+        for spoof in ("203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4"):
+            last = direct.get("/api/reports", headers={**wrong, "X-Forwarded-For": spoof})
+        assert last.status_code == 429
+
+
+def test_a_short_key_is_refused_with_how_to_make_one(admin_env, project, monkeypatch):
+    # Finding 1: a long random key, not the throttle, is what makes guessing hopeless.
+    short = "k" * 31
+    with pytest.raises(ConfigError, match="at least 32") as refused:
+        create_app(admin_env.settings, short, admin_env.engine)
+    assert 'python -c "import secrets; print(secrets.token_urlsafe(32))"' in str(refused.value)
+    assert short not in str(refused.value)
+    create_app(admin_env.settings, "k" * 32, admin_env.engine)  # 32 is enough
+    monkeypatch.chdir(project.root)
+    result = CliRunner().invoke(
+        main, ["admin", "--port", "1"], env={**project.env, "BROADSHEET_ADMIN_KEY": short}
+    )
+    assert result.exit_code == 2
+    assert "BROADSHEET_ADMIN_KEY" in result.stderr and "token_urlsafe(32)" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("proxies", "base_url", "headers", "secure"),
+    [
+        ([], "http://testserver", {}, False),
+        ([], "https://testserver", {}, True),
+        (["10.0.0.2"], "http://testserver", {"X-Forwarded-Proto": "https"}, True),
+        (["10.0.0.2"], "http://testserver", {"X-Forwarded-Proto": "http"}, False),
+        (["10.0.0.3"], "http://testserver", {"X-Forwarded-Proto": "https"}, False),
+    ],
+    ids=["http", "https", "trusted-proxy-https", "trusted-proxy-http", "untrusted-proxy"],
+)
+def test_the_cookie_is_secure_whenever_the_request_came_over_https(
+    admin_env, proxies, base_url, headers, secure
+):
+    # Finding 11: behind a TLS-terminating proxy the cookie was never Secure.
+    app = app_with_proxies(admin_env, proxies)
+    with TestClient(app, base_url=base_url, client=("10.0.0.2", 4000)) as client:
+        response = client.post("/api/session", json={"key": ADMIN_KEY}, headers=headers)
+    assert response.status_code == 200
+    assert ("; secure" in response.headers["set-cookie"].lower()) is secure
 
 
 def test_login_gives_a_strict_httponly_cookie_and_logout_ends_it(admin_client):

@@ -30,12 +30,20 @@ def test_alert_test_send_and_rerun(project, demo_snapshot_dir, demo_snapshot):
     assert bad in alert and "KeyError: 'lender table'" in alert and "cell 1" in alert
     assert alert.count("cell 1") == 1
 
-    # A rerun sends nothing twice (the alert goes again: the target failed again).
+    run_json = project.settings.outputs / "tiny/2026-11-22/run.json"
+    (first_sent,) = [
+        d for d in json.loads(run_json.read_text())["deliveries"] if d["target"] == good
+    ]
+
+    # A rerun sends nothing twice (the alert goes again: the target failed again); the
+    # day's record keeps the row that says when the report was sent.
     again = project.cli(*base)
     assert again.returncode == 1
-    summary = json.loads((project.settings.outputs / "tiny/2026-11-22/run.json").read_text())
+    assert len(project.outbox()) == 2
+    summary = json.loads(run_json.read_text())
     sent = [d for d in summary["deliveries"] if d["target"] == good]
-    assert [d["status"] for d in sent] == ["skipped-already-sent"]
+    assert sent == [first_sent] and first_sent["status"] == "sent"
+    assert len(summary["runs"]) == 2
 
     # A test send goes to the tester only, marked, beside the real run's outputs.
     test = project.cli(

@@ -163,3 +163,51 @@ def test_corrupt_snapshot_is_exit_2(project, demo_snapshot_dir, tmp_path):
     assert proc.returncode == 2
     assert "corrupt" in proc.stderr and str(broken) in proc.stderr
     assert not (project.settings.outputs / "tiny").exists()
+
+
+def test_a_target_rerun_merges_into_the_days_record(project, demo_snapshot_dir, demo_snapshot):
+    # Finding 7: after `run --target X`, run.json (and the admin's history) held X alone.
+    from admin import history
+
+    first, second, flaky = live_retailers(demo_snapshot, 3)
+    project.add("tiny", make_notebook(WORKING_CELLS))
+    run_json = project.settings.outputs / "tiny" / "2026-11-22" / "run.json"
+    run_json.parent.mkdir(parents=True)
+    # The morning's scheduled run, as the runner wrote it: one target failed.
+    morning = "2026-11-23T07:00:00+00:00"
+    run_json.write_text(
+        json.dumps(
+            {
+                "report": "tiny",
+                "as_of": "2026-11-22",
+                "started_at": morning,
+                "duration": 30.0,
+                "targets": [
+                    {"id": t, "name": t, "status": "failed" if t == flaky else "ok"}
+                    for t in (first, second, flaky)
+                ],
+                "deliveries": [],
+                "skipped_recipients": [],
+                "spec": {"targets": []},
+                "exit_status": 1,
+            }
+        )
+    )
+    options = ("--deliver", "none", "--workers", "1")
+    rerun = project.cli(*project.run_args("tiny", demo_snapshot_dir, flaky, options=options))
+    assert rerun.returncode == 0, rerun.stderr
+    day = json.loads(run_json.read_text())
+    assert day["summary"] == {"targets": 3, "ok": 3, "failed": 0}
+    assert day["exit_status"] == 0
+    ran_at = {t["id"]: t["ran_at"] for t in day["targets"]}
+    assert ran_at == {first: morning, second: morning, flaky: day["started_at"]}
+    assert day["started_at"] > morning
+    assert [(r["started_at"], r["targets"], r["ran"], r["failed"]) for r in day["runs"]] == [
+        (morning, None, 3, 1),
+        (day["started_at"], [flaky], 1, 0),
+    ]
+
+    shown = history.run_detail(project.settings.outputs, "tiny", "2026-11-22")
+    assert (shown["targets"], shown["ok"], shown["status"]) == (3, 3, "ok")
+    assert [(r["targets"], r["ran"]) for r in shown["runs"]] == [(None, 3), ([flaky], 1)]
+    assert {t["id"]: t["ran_at"] for t in shown["all_targets"]} == ran_at

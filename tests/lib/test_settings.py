@@ -110,3 +110,22 @@ def test_dotenv_outputs_reach_the_outbox_the_database_and_the_sender(
     assert default_sender(tree, "smtp") == "Reports <reports@example.test>"
     smtp = make_transport("smtp", tree)
     assert isinstance(smtp, SMTPTransport) and smtp.settings.host == "mail.example.test"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("10.0.0.7", ["10.0.0.7"]),
+        ("10.0.0.7, 10.0.0.0/24 ,", ["10.0.0.7", "10.0.0.0/24"]),
+        ('["10.0.0.7", "::1"]', ["10.0.0.7", "::1"]),
+    ],
+)
+def test_trusted_proxies_are_a_comma_list_or_json(
+    value: str, expected: list[str], clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A comma list from the environment was refused (pydantic-settings parsed it as JSON).
+    monkeypatch.setenv("BROADSHEET_TRUSTED_PROXIES", value)
+    assert settings.load().admin.trusted_proxies == expected
+    monkeypatch.delenv("BROADSHEET_TRUSTED_PROXIES")
+    (clean_env / ".env").write_text(f"BROADSHEET_TRUSTED_PROXIES={value}\n")
+    assert settings.load().admin.trusted_proxies == expected

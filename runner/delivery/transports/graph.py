@@ -191,6 +191,11 @@ class GraphTransport:
         self._token_lock = threading.Lock()
 
     @classmethod
+    def check_settings(cls, settings: Settings) -> None:
+        """Refuse missing ``GRAPH_*`` settings before a run starts (ConfigError)."""
+        GraphSettings.from_section(settings.graph)
+
+    @classmethod
     def from_settings(cls, settings: Settings) -> GraphTransport:
         """Configured from the ``graph`` section."""
         return cls(GraphSettings.from_section(settings.graph))

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
-from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
 from lib.settings import Settings
-from runner.delivery.message import Envelope, message_recipients
+from runner.delivery.message import Envelope, message_recipients, wire_bytes
+from runner.outputs import sweep_temporaries, write_atomic
 
 
 class OutboxTransport:
@@ -26,6 +24,8 @@ class OutboxTransport:
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
+        # A run killed mid-write (kill -9) left a temporary here; the next run tidies up.
+        sweep_temporaries(self.directory)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OutboxTransport:
@@ -45,7 +45,7 @@ class OutboxTransport:
 
     def send(self, msg: EmailMessage, env: Envelope) -> str:
         path = self.path_for(msg, env)
-        write_durably(path, msg.as_bytes(policy=policy.SMTP))
+        write_durably(path, wire_bytes(msg))
         return str(path)
 
     def was_accepted(self, pending_id: str) -> bool:
@@ -58,19 +58,4 @@ class OutboxTransport:
 def write_durably(path: Path, data: bytes) -> None:
     # Atomic and fsynced: the file's existence is the ledger's evidence after a crash, so
     # it must never exist half-written, even after a power cut.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_atomic(path, data, durable=True)

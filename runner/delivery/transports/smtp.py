@@ -27,13 +27,18 @@ import smtplib
 import ssl
 import threading
 from dataclasses import dataclass, field
-from email import policy
 from email.message import EmailMessage
 from typing import Literal
 
 from lib.errors import ConfigError, DeliveryError
 from lib.settings import Settings, SmtpSection
-from runner.delivery.message import Envelope, message_recipients, sender_address
+from runner.delivery.message import (
+    Envelope,
+    message_recipients,
+    needs_smtputf8,
+    sender_address,
+    wire_bytes,
+)
 from runner.delivery.transports.base import PartiallyRefused, UncertainDelivery
 
 logger = logging.getLogger(__name__)
@@ -112,6 +117,11 @@ class SMTPTransport:
         self._lock = threading.Lock()
 
     @classmethod
+    def check_settings(cls, settings: Settings) -> None:
+        """Refuse missing or wrong ``SMTP_*`` settings before a run starts (ConfigError)."""
+        SMTPSettings.from_section(settings.smtp)
+
+    @classmethod
     def from_settings(cls, settings: Settings) -> SMTPTransport:
         """Configured from the ``smtp`` section."""
         return cls(SMTPSettings.from_section(settings.smtp))
@@ -184,12 +194,11 @@ class SMTPTransport:
         """
         recipients = message_recipients(msg)
         sender = sender_address(str(msg["From"]))
-        data = msg.as_bytes(policy=policy.SMTP)
-        options: list[str] = []
-        if not (sender + "".join(recipients)).isascii():
-            options = ["SMTPUTF8", "BODY=8BITMIME"]
+        data = wire_bytes(msg)
+        utf8 = needs_smtputf8(msg)
         with self._lock:
-            conn = self._mail_from(sender, options)
+            options = ["SMTPUTF8", "BODY=8BITMIME"] if utf8 else []
+            conn = self._mail_from(sender, options, recipients)
             refused: dict[str, str] = {}
             for rcpt in recipients:
                 code, reply = conn.rcpt(rcpt)
@@ -214,12 +223,22 @@ class SMTPTransport:
             raise PartiallyRefused(delivery_id, refused)
         return delivery_id
 
-    def _mail_from(self, sender: str, options: list[str]) -> smtplib.SMTP:
+    def _mail_from(
+        self, sender: str, options: list[str], recipients: list[str] = ()
+    ) -> smtplib.SMTP:
         # A kept connection may have been closed by the server while idle; nothing has been
         # sent yet, so reconnecting once is safe.
         for attempt in (1, 2):
             if self._conn is None:
                 self._conn = self._connect()
+            if options and not self._conn.has_extn("smtputf8"):
+                # Refused before anything is sent: a definite failure, with the reason.
+                unsendable = [a for a in (sender, *recipients) if not a.isascii()]
+                raise DeliveryError(
+                    f"{self.settings.host} does not offer SMTPUTF8, which "
+                    f"{', '.join(unsendable)} needs (a non-ASCII address); use a mail "
+                    "server that offers it, or an ASCII address"
+                )
             try:
                 code, reply = self._conn.mail(sender, options)
             except smtplib.SMTPServerDisconnected:
