@@ -14,3 +14,10 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.reports",
 ]
+
+# Hypothesis' per-example deadline (200 ms) measures the machine, not the code: on a loaded
+# 2-core CI box a pandas call can take longer. Example counts stay bounded per test.
+from hypothesis import settings as _hypothesis  # noqa: E402
+
+_hypothesis.register_profile("broadsheet", deadline=None)
+_hypothesis.load_profile("broadsheet")

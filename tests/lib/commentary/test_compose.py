@@ -28,7 +28,7 @@ def settings(anthropic_standin: AnthropicStandin, tmp_path: Path) -> Settings:
         api_key=API_KEY,
         base_url=anthropic_standin.base_url,
         model="claude-test",
-        deadline_seconds=5.0,
+        deadline_seconds=20.0,  # the first request pays the SDK import on a loaded machine
         cache_dir=tmp_path / "cache",
         backoff_seconds=0.01,
         max_backoff_seconds=0.05,
