@@ -13,9 +13,11 @@ import json
 import math
 from collections.abc import Mapping
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lib.contract import FIGURES_MIME
+from lib.errors import InputError
 
 if TYPE_CHECKING:
     # Only a type here: a kernel that publishes figures never needs nbformat (nor the
@@ -60,6 +62,27 @@ def publish(figures: Mapping[str, Any]) -> dict:
         return clean
     display({FIGURES_MIME: clean, "text/plain": "<figures published>"}, raw=True)
     return clean
+
+
+def load(path: str | Path) -> dict | None:
+    """A ``figures.json`` written by an earlier run; ``""`` (none given) is None.
+
+    The runner passes the previous report's figures as a path (the ``previous_figures``
+    parameter), so a notebook can say what changed since then.
+
+    Raises:
+        InputError: the file is missing or is not a figures object.
+    """
+    if not path:
+        return None
+    file = Path(path)
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise InputError(f"{file}: cannot read the previous figures ({err})") from None
+    if not isinstance(data, dict) or "as_of" not in data:
+        raise InputError(f"{file}: not a figures.json (no as_of)")
+    return data
 
 
 def read(nb: nbformat.NotebookNode) -> dict | None:

@@ -162,3 +162,41 @@ def human_size(n: float) -> str:
             return f"{n:.0f} B" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} TB"
+
+
+def previous_figures(outputs: Path, report: str, as_of: date) -> dict[str, Path]:
+    """Each target's ``figures.json`` from the latest earlier completed run of ``report``.
+
+    Runs are the ``outputs/<report>/<YYYY-MM-DD>/`` folders with a ``run.json`` (test sends,
+    ``<as_of>-test``, are never compared with); a target counts where that run records it
+    as ``ok`` and its ``figures.json`` is there. A target missing from the latest earlier
+    run (failed, or not a target then) is taken from the run before, and so on.
+
+    Args:
+        outputs: the outputs directory.
+        report: the report's name.
+        as_of: this run's ``as_of``; only strictly earlier runs count.
+
+    Returns:
+        target id → path of its previous ``figures.json``.
+    """
+    runs = []
+    for folder in (outputs / report).glob("*"):
+        try:
+            day = date.fromisoformat(folder.name)
+        except ValueError:
+            continue  # test sends and anything else that is not a run folder
+        if day < as_of and (folder / "run.json").is_file():
+            runs.append((day, folder))
+    found: dict[str, Path] = {}
+    for _, folder in sorted(runs, reverse=True):
+        try:
+            summary = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            log.warning("%s: unreadable, not compared with (%s)", folder / "run.json", err)
+            continue
+        for target in summary.get("targets") or ():
+            figures = folder / str(target.get("id")) / "figures.json"
+            if target.get("status") == "ok" and target["id"] not in found and figures.is_file():
+                found[target["id"]] = figures
+    return found

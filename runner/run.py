@@ -23,6 +23,7 @@ from lib import snapshot as snapshot_mod
 from lib.errors import InputError, NothingToDo
 from lib.settings import Settings
 from runner import declarations, record, targets
+from runner import outputs as run_outputs
 from runner.declarations import Declaration
 from runner.delivery import plan as delivery
 from runner.execution import execute, fanout
@@ -36,6 +37,9 @@ from runner.state.view import RunnerView, runner_view
 log = logging.getLogger(__name__)
 
 INJECTED = ("snapshot", "as_of", "target", "windows", "cache_dir")
+# Injected only into notebooks that declare them, so a report that does not compare with
+# its last run needs no such parameter.
+OPTIONAL_INJECTED = ("previous_figures",)
 
 
 def resolve_as_of(decl: Declaration, as_of: date | None, *, today: date | None = None) -> date:
@@ -147,7 +151,9 @@ def prepare(
     as_of = resolve_as_of(decl, spec.as_of)
     delivery.check_delivery(spec, settings)
     notebook = settings.notebooks_dir / decl.notebook
-    base_parameters = {**decl.parameters, **dict.fromkeys(INJECTED, "")}
+    declared = execute.notebook_parameters(notebook)
+    optional = [p for p in OPTIONAL_INJECTED if p in declared]
+    base_parameters = {**decl.parameters, **dict.fromkeys((*INJECTED, *optional), "")}
     execute.check_parameters(
         notebook, base_parameters, declaration=settings.parameters_dir / f"{decl.name}.yaml"
     )
@@ -169,6 +175,11 @@ def prepare(
     now = now or datetime.now(UTC)
     generated = now.astimezone(periods.LONDON).strftime("%d %b %Y %H:%M")
     period = period_label(decl, as_of)
+    previous = (
+        run_outputs.previous_figures(settings.outputs, decl.name, as_of)
+        if "previous_figures" in optional
+        else {}
+    )
     jobs = [
         TargetJob(
             report=decl.name,
@@ -180,6 +191,11 @@ def prepare(
                 "target": t.id,
                 "windows": list(decl.windows),
                 "cache_dir": str((settings.outputs / "cache" / "commentary").resolve()),
+                **(
+                    {"previous_figures": str(previous[t.id].resolve()) if t.id in previous else ""}
+                    if "previous_figures" in optional
+                    else {}
+                ),
             },
             target_id=t.id,
             target_name=t.name,

@@ -21,6 +21,7 @@ from lib.blocks.base import (
     window_label,
 )
 from lib.blocks.cards import Printable, commentary, kpi_bar, note, panels, printable, switch, tabs
+from lib.blocks.since import since_last
 from lib.blocks.tables import (
     ageing_table,
     as_at_table,
@@ -55,6 +56,7 @@ __all__ = [
     "pipeline_view",
     "prev_key",
     "printable",
+    "since_last",
     "split_table",
     "switch",
     "tabs",

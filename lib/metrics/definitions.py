@@ -25,6 +25,8 @@ class Metric:
         definition: The exact rule, printed verbatim in the methodology appendix.
         basis: ``window`` (one value per window key) or ``as_at`` (one value, key ``as_at``).
         higher_is_better: Whether an increase is good news (drives arrow colours).
+        moves_with_as_of: A past window's value changes as A moves on, by definition
+            (a cohort measured "on or before A"), so a new value is no restatement.
     """
 
     id: str
@@ -33,6 +35,7 @@ class Metric:
     definition: str
     basis: str = "window"
     higher_is_better: bool = True
+    moves_with_as_of: bool = False
 
 
 _NO_DENOMINATOR = "Undefined (shown as –) when {den}."
@@ -131,6 +134,7 @@ DEFINITIONS: tuple[Metric, ...] = (
         "or before A, whatever their status now. Recent windows read lower because their "
         "applications have had less time to pay out. "
         + _NO_DENOMINATOR.format(den="nothing was submitted in W"),
+        moves_with_as_of=True,
     ),
     Metric(
         "median_hours_to_decision",

@@ -44,6 +44,7 @@ from lib.report.board import (
     trend_series,
     trend_split,
 )
+from lib.report.since import since_last
 
 __all__ = [
     "DEMO_OUTPUTS",
@@ -73,6 +74,7 @@ __all__ = [
     "rates_note",
     "retailer_target",
     "scope",
+    "since_last",
     "split_bridge",
     "split_series",
     "top_entries",
