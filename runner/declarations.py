@@ -19,7 +19,7 @@ from lib.errors import ConfigError
 from lib.registry import Registry
 
 FanOut = Literal["none", "retailer", "bdm"]
-OutputName = Literal["report_html", "email_html", "docx"]
+OutputName = Literal["report_html", "email_html", "docx", "pipeline_csv", "pipeline_xlsx"]
 
 _DURATION = re.compile(
     r"^(\d+)\s*(minutes?|mins?|hours?|h|days?|d|weeks?|w|months?|mo)$", re.IGNORECASE

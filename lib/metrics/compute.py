@@ -183,9 +183,11 @@ def pipeline_items(snap: Snapshot, as_of: date) -> pd.DataFrame:
 
     Returns:
         DataFrame with columns ``stage`` (``"ans"`` or ``"snp"``), ``ref`` (application
-        Name), ``retailer`` (account id), ``lender``, ``amount`` (pounds, missing → 0),
-        ``days`` (A − decision day for ``ans``, A − signing day for ``snp``) and ``bucket``
-        (one of ``PIPELINE_BUCKETS``); ANS first, then oldest first, then by reference.
+        Name), ``retailer`` (account id), ``lender``, ``product`` (product family),
+        ``amount`` (pounds, missing → 0), ``date`` (the stage's date: the decision day for
+        ``ans``, the signing day for ``snp``, a ``datetime.date``), ``days`` (A − that
+        date) and ``bucket`` (one of ``PIPELINE_BUCKETS``); ANS first, then oldest first,
+        then by reference.
     """
     apps = snap.applications
     require(apps, "applications", APP_COLUMNS)
@@ -211,7 +213,9 @@ def pipeline_items(snap: Snapshot, as_of: date) -> pd.DataFrame:
                     "ref": rows["Name"].to_numpy(),
                     "retailer": rows["Retailer__c"].to_numpy(),
                     "lender": rows["lender"].to_numpy(),
+                    "product": rows["product_family"].to_numpy(),
                     "amount": rows["amount"].astype("float64").fillna(0.0).to_numpy(),
+                    "date": [as_of - timedelta(days=int(d)) for d in days],
                     "days": days.astype(np.int64),
                     "bucket": np.array(PIPELINE_BUCKETS, dtype=object)[
                         np.searchsorted(_BUCKET_EDGES, days, side="left")

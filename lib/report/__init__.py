@@ -44,10 +44,12 @@ from lib.report.board import (
     trend_series,
     trend_split,
 )
+from lib.report.lists import PipelineList, pipeline_list
 from lib.report.since import since_last
 
 __all__ = [
     "DEMO_OUTPUTS",
+    "PipelineList",
     "Target",
     "ageing_series",
     "bdm_target",
@@ -68,6 +70,7 @@ __all__ = [
     "period_series",
     "pipeline",
     "pipeline_ageing",
+    "pipeline_list",
     "pipeline_notes",
     "portfolio_retailers",
     "ranked",

@@ -111,20 +111,22 @@ def windows(
 def pipeline(
     snap: snapshot_mod.Snapshot, as_of: date, *, with_retailer: bool = False
 ) -> dict[str, list[dict]]:
-    """``figures["pipeline"]``: the applications behind the pipeline view, by stage."""
+    """``figures["pipeline"]``: the applications behind the pipeline view, by stage.
+
+    Each item: ``ref``, ``lender``, ``product`` (family), ``amount``, ``date`` (the stage's
+    date, ISO), ``days`` waiting and ``bucket``, plus ``retailer`` (its id) for roll-ups;
+    oldest first, as ``metrics.pipeline_items`` orders them.
+    """
     items = metrics.pipeline_items(snap, as_of)
-    columns = ["ref", "lender", "amount", "days", "bucket"] + (
+    columns = ["ref", "lender", "product", "amount", "date", "days", "bucket"] + (
         ["retailer"] if with_retailer else []
     )
+    convert = {"amount": float, "days": int, "date": date.isoformat}
     out: dict[str, list[dict]] = {"ans": [], "snp": []}
     for stage in out:
         rows = items.loc[items["stage"] == stage, columns]
         out[stage] = [
-            {
-                k: (float(v) if k == "amount" else int(v) if k == "days" else str(v))
-                for k, v in r.items()
-            }
-            for r in rows.to_dict("records")
+            {k: convert.get(k, str)(v) for k, v in r.items()} for r in rows.to_dict("records")
         ]
     return out
 

@@ -8,7 +8,8 @@ One message per target and recipient list::
     │   └── multipart/related
     │       ├── text/html           email.html, images referenced as src="cid:NAME"
     │       └── image/png ...       NAME, a file next to email.html; Content-ID <NAME>
-    └── attachments                 report.html, report.docx (board pack)
+    └── attachments                 report.html; report.pdf, report.docx (board pack);
+                                    pipeline.xlsx, pipeline.csv (retailer and BDM reports)
 
 Text parts are quoted-printable so the message is 7-bit clean for any relay; attachments
 are base64 so they arrive byte-identical. Transports take everything they need from the
@@ -46,8 +47,11 @@ _CID = re.compile(r"""cid:([^"'\s()<>]+)""", re.IGNORECASE)
 
 # The stdlib table misses Office types on machines without /etc/mime.types.
 _TYPES = {
+    ".csv": "text/csv",
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     ".html": "text/html",
+    ".pdf": "application/pdf",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ".png": "image/png",
     ".svg": "image/svg+xml",
 }
@@ -67,7 +71,8 @@ class Envelope:
         sender: the From address, e.g. ``Broadsheet <reports@example.com>``.
         html: ``email.html``; images referenced as ``src="cid:NAME"``, NAME a file beside it.
         text: ``email.txt``, the plain-text alternative; None derives one from the HTML.
-        attachments: ``report.html`` and, for the board pack, ``report.docx``.
+        attachments: ``report.html``, and the board pack's ``report.pdf`` and
+            ``report.docx`` or the pipeline lists (see ``runner.delivery.plan.ATTACHED``).
         test: a ``--test-to`` send: subject prefixed ``[TEST] `` and kept out of the ledger.
     """
 
@@ -148,10 +153,11 @@ def content_type(path: Path) -> str:
 
 
 def attachment_name(env: Envelope, path: Path) -> str:
-    """What the reader sees: ``report.html`` becomes ``<report>-<as_of>.html``."""
+    """What the reader sees: ``report.html`` becomes ``<report>-<as_of>.html``, and
+    ``pipeline.csv`` ``<report>-<as_of>-pipeline.csv``."""
     if path.stem == "report":
         return f"{env.report}-{env.as_of.isoformat()}{path.suffix}"
-    return path.name
+    return f"{env.report}-{env.as_of.isoformat()}-{path.name}"
 
 
 def build_message(env: Envelope, *, message_id: str | None = None) -> EmailMessage:

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: The rendered files a message carries as attachments, in this order, when a run wrote them.
+ATTACHED = ("report.html", "report.pdf", "report.docx", "pipeline.xlsx", "pipeline.csv")
+
 
 def recipients_for(decl: Declaration, target: Target, view: RunnerView) -> list[str | None]:
     """The candidate addresses of one target under the declaration's policy.
@@ -59,7 +62,7 @@ def envelope_for(
 ) -> Envelope:
     """The message of one target, built from the files its render wrote."""
     files = {Path(f).name: Path(f) for f in result_files}
-    attachments = tuple(files[n] for n in ("report.html", "report.docx") if n in files)
+    attachments = tuple(files[n] for n in ATTACHED if n in files)
     return Envelope(
         report=decl.name,
         as_of=as_of,

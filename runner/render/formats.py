@@ -1,6 +1,7 @@
 """Output formats: an executed notebook in, files in the target's directory out.
 
-One registry of formats (``report_html``, ``email_html``; ``docx`` registers beside them),
+One registry of formats (``report_html``, ``email_html``; ``docx``, ``pipeline_csv`` and
+``pipeline_xlsx`` register beside them),
 like nbconvert's exporters. HTML formats are nbconvert exporters with our template
 directories under ``runner/render/templates``; code is hidden by configuration, not by forking
 templates. Exporters are built once per process and reused for every target.
@@ -29,6 +30,7 @@ from lib.contract import EMAIL_MIME, PLOTLY_MIME
 from lib.registry import Registry
 from runner.outputs import write_atomic
 from runner.render.docx.document import Docx
+from runner.render.lists import PipelineCsv, PipelineXlsx
 from runner.render.plaintext import html_to_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -214,10 +216,12 @@ FormatFactory = Callable[[], OutputFormat]
 
 
 def register_builtin_formats(registry: Registry[OutputFormat]) -> None:
-    """Register the HTML formats; the Word format registers itself the same way."""
+    """Register the HTML formats, the Word pack and the pipeline lists."""
     registry.register(ReportHtml.name, ReportHtml())
     registry.register(EmailHtml.name, EmailHtml())
     registry.register(Docx.name, Docx())
+    registry.register(PipelineCsv.name, PipelineCsv())
+    registry.register(PipelineXlsx.name, PipelineXlsx())
 
 
 def formats() -> Registry[OutputFormat]:

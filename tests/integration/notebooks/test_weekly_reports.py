@@ -2,19 +2,41 @@
 
 from __future__ import annotations
 
+import csv
 import html
 import json
+from datetime import datetime
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from lib import metrics, periods
+from lib.report import pipeline_list
 
 pytestmark = pytest.mark.slow
 
 TEXT_FILES = ("report.html", "email.html", "email.txt", "notebook.ipynb", "figures.json")
+LISTS = ("pipeline.csv", "pipeline.xlsx")  # retailer weekly and BDM portfolio only
+
+
+def _xlsx_text(path: Path) -> str:
+    """Every cell of a workbook, and its properties, as text (a leak can hide anywhere)."""
+    wb = openpyxl.load_workbook(path)
+    cells = [
+        str(c.value) for ws in wb for row in ws.iter_rows() for c in row if c.value is not None
+    ]
+    return "\n".join([*cells, str(wb.properties.title or "")])
+
+
+def _read(folder: Path, name: str) -> str:
+    if not (folder / name).exists() and name in LISTS:
+        return ""
+    if name.endswith(".xlsx"):
+        return _xlsx_text(folder / name)
+    return (folder / name).read_text(encoding="utf-8")
 
 
 def _figures(runs, report: str, target: str) -> dict:
@@ -64,7 +86,12 @@ def test_smt_dashboard_covers_the_whole_book(weekly_runs, demo_snapshot, demo_as
     assert fig["metrics"] == _expected(demo_snapshot, demo_as_of)["all"]
     # Every retailer regardless of status or admin toggles.
     assert set(fig["retailers"]) == set(demo_snapshot.accounts["Id"])
-    assert {e["status"] for e in fig["retailers"].values()} >= {"Live", "Suspended", "Closed", "Onboarding"}
+    assert {e["status"] for e in fig["retailers"].values()} >= {
+        "Live",
+        "Suspended",
+        "Closed",
+        "Onboarding",
+    }
     by_bdm = _expected(demo_snapshot, demo_as_of, by="bdm")
     for uid, entry in fig["bdms"].items():
         assert entry["metrics"] == by_bdm[uid]
@@ -77,14 +104,60 @@ def _forms(text: str) -> set[str]:
 
 def _leaks(folder: Path, forbidden: dict[str, str], allowed_names: set[str]) -> list[str]:
     found = []
-    for name in TEXT_FILES:
-        body = (folder / name).read_text(encoding="utf-8")
+    for name in (*TEXT_FILES, *LISTS):
+        body = _read(folder, name)
         for rid, rname in forbidden.items():
             if rid in body:
                 found.append(f"{name}: id {rid}")
             if not any(rname in a for a in allowed_names) and any(f in body for f in _forms(rname)):
                 found.append(f"{name}: name {rname!r}")
     return found
+
+
+def _list_rows(fig: dict) -> list[list[str]]:
+    """The pipeline list the figures give, as the CSV writes it."""
+    lst = pipeline_list(fig)
+    return [list(lst.columns)] + [
+        [
+            f"{v:.2f}"
+            if isinstance(v, float)
+            else v.isoformat()
+            if hasattr(v, "isoformat")
+            else str(v)
+            for v in row
+        ]
+        for row in lst.rows
+    ]
+
+
+def test_pipeline_lists_equal_the_figures(weekly_runs):
+    checked = 0
+    for report in ("retailer_weekly", "bdm_portfolio"):
+        for t in weekly_runs.results[report].targets:
+            folder = weekly_runs.dir(report, t.id)
+            fig = _figures(weekly_runs, report, t.id)
+            expected = _list_rows(fig)
+            refs = sorted(i["ref"] for s in ("ans", "snp") for i in fig["pipeline"][s])
+            assert sorted(r[1] for r in expected[1:]) == refs
+            with (folder / "pipeline.csv").open(encoding="utf-8-sig", newline="") as fh:
+                assert list(csv.reader(fh)) == expected, (report, t.id)
+            ws = openpyxl.load_workbook(folder / "pipeline.xlsx")["Pipeline"]
+            # Typed cells: amounts are numbers, stage dates real dates.
+            lst = pipeline_list(fig)
+            xlsx = [
+                tuple(v.date() if isinstance(v, datetime) else v for v in row)
+                for row in ws.iter_rows(values_only=True)
+            ]
+            assert xlsx[0] == lst.columns
+            amount = lst.columns.index("Amount")
+            for got, want in zip(xlsx[1:], lst.rows, strict=True):
+                assert float(got[amount]) == want[amount]
+                assert got[:amount] + got[amount + 1 :] == want[:amount] + want[amount + 1 :]
+            assert ws.freeze_panes == "A2" and ws.auto_filter.ref
+            days = [int(r[-1]) for r in expected[1:]]
+            assert days == sorted(days, reverse=True)
+            checked += len(refs)
+    assert checked > 50  # the demo book has a pipeline to work from
 
 
 def test_no_retailer_sees_another_retailers_data(weekly_runs, demo_snapshot):
@@ -118,7 +191,11 @@ def test_outputs_are_self_contained_and_email_safe(weekly_runs):
         for t in weekly_runs.results[report].targets:
             folder = weekly_runs.dir(report, t.id)
             page = (folder / "report.html").read_text()
-            assert 'src="http' not in page and "src='http" not in page and '<link rel="stylesheet" href="http' not in page
+            assert (
+                'src="http' not in page
+                and "src='http" not in page
+                and '<link rel="stylesheet" href="http' not in page
+            )
             assert page.count("Plotly.newPlot") >= 1 and page.count("plotly.js v") <= 1
             email = (folder / "email.html").read_text()
             assert "<script" not in email and "data:" not in email and "<style" not in email
@@ -130,20 +207,38 @@ def test_outputs_are_self_contained_and_email_safe(weekly_runs):
 
 
 def _messages(outbox: Path) -> list:
-    return [BytesParser(policy=policy.default).parse(p.open("rb")) for p in sorted(outbox.glob("*.eml"))]
+    return [
+        BytesParser(policy=policy.default).parse(p.open("rb")) for p in sorted(outbox.glob("*.eml"))
+    ]
 
 
 def test_each_retailer_message_goes_to_its_primary_contact(weekly_runs, demo_snapshot):
-    contact = dict(zip(demo_snapshot.accounts["Id"], demo_snapshot.accounts["Primary_Contact_Email__c"], strict=True))
-    msgs = [m for m in _messages(weekly_runs.settings.outputs / "outbox") if m["X-Broadsheet-Report"] == "retailer_weekly"]
+    contact = dict(
+        zip(
+            demo_snapshot.accounts["Id"],
+            demo_snapshot.accounts["Primary_Contact_Email__c"],
+            strict=True,
+        )
+    )
+    msgs = [
+        m
+        for m in _messages(weekly_runs.settings.outputs / "outbox")
+        if m["X-Broadsheet-Report"] == "retailer_weekly"
+    ]
     result = weekly_runs.results["retailer_weekly"]
     skipped = {s["target"] for s in result.skipped_recipients}
     assert len(msgs) == len(result.targets) - len(skipped) and msgs
     for m in msgs:
         rid = m["X-Broadsheet-Target"]
         assert m["To"].addresses[0].addr_spec == contact[rid]
-        assert "Weekly retailer report" in m["Subject"] and "week ending 22 Nov 2026" in m["Subject"]
+        assert (
+            "Weekly retailer report" in m["Subject"] and "week ending 22 Nov 2026" in m["Subject"]
+        )
         names = [p.get_filename() for p in m.iter_attachments()]
-        assert any(n and n.endswith(".html") for n in names)
+        assert names == [
+            "retailer_weekly-2026-11-22.html",
+            "retailer_weekly-2026-11-22-pipeline.xlsx",
+            "retailer_weekly-2026-11-22-pipeline.csv",
+        ]
     for s in result.skipped_recipients:  # null and malformed contacts are reported, not sent
         assert s["reason"]

@@ -591,18 +591,24 @@ def test_empty_book():
 
 def test_pipeline_items(snap):
     items = pipeline_items(snap, A)
-    assert list(items.columns) == ["stage", "ref", "retailer", "lender", "amount", "days", "bucket"]
+    assert list(items.columns) == [
+        "stage", "ref", "retailer", "lender", "product", "amount", "date", "days", "bucket"
+    ]  # fmt: skip
     assert items.to_dict("records") == [
         # A9: decided 6 Jan, signed after A
         {"stage": "ans", "ref": "APP-A9", "retailer": "R2", "lender": "Kestrel Money",
-         "amount": 450.0, "days": 84, "bucket": "31–90"},
+         "product": "Other", "amount": 450.0, "date": date(2026, 1, 6), "days": 84,
+         "bucket": "31–90"},
         {"stage": "ans", "ref": "APP-A5", "retailer": "R1", "lender": "Northwind Bank",
-         "amount": 750.0, "days": 6, "bucket": "0–7"},
+         "product": "Interest Free", "amount": 750.0, "date": date(2026, 3, 25), "days": 6,
+         "bucket": "0–7"},
         # A10: signed 5 Dec, cancelled after A
         {"stage": "snp", "ref": "APP-A10", "retailer": "R3", "lender": "Northwind Bank",
-         "amount": 5000.0, "days": 116, "bucket": "90+"},
+         "product": "Interest Free", "amount": 5000.0, "date": date(2025, 12, 5), "days": 116,
+         "bucket": "90+"},
         {"stage": "snp", "ref": "APP-A8", "retailer": "R2", "lender": "Oakfield Bank",
-         "amount": 300.0, "days": 11, "bucket": "8–30"},
+         "product": "Buy Now Pay Later", "amount": 300.0, "date": date(2026, 3, 20),
+         "days": 11, "bucket": "8–30"},
     ]  # fmt: skip
     assert all(type(d) is int for d in items["days"].tolist())
 

@@ -180,5 +180,5 @@ def test_attachment_names_are_readable(mail_target) -> None:
     extra.write_text("a,b\n")
     env = replace(make_envelope(d), attachments=(d / "report.html", extra))
     names = [p.filename for p in message_parts(build_message(env)).attachments]
-    assert names == ["retailer_weekly-2026-11-22.html", "appendix.csv"]
+    assert names == ["retailer_weekly-2026-11-22.html", "retailer_weekly-2026-11-22-appendix.csv"]
     assert isinstance(Path(d / "report.html"), Path)

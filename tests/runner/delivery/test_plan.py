@@ -35,3 +35,23 @@ def test_policies():
         "board@larkspur-finance.example",
         "company.secretary@larkspur-finance.example",
     ]
+
+
+def test_envelope_attaches_the_rendered_files_in_order(tmp_path):
+    from datetime import date
+
+    from runner.delivery.plan import envelope_for
+
+    names = ["email.html", "email.txt", "pipeline.csv", "report.html", "pipeline.xlsx", "x.png"]
+    files = [str(tmp_path / n) for n in names]
+    retailer = Target("retailer", "001A", "Harbour & Sons", "owner@harbour.example")
+    env = envelope_for(
+        load(PARAMETERS / "retailer_weekly.yaml"),
+        retailer,
+        files,
+        ["owner@harbour.example"],
+        as_of=date(2026, 11, 22),
+        period="week ending 22 Nov 2026",
+        sender="r@x.example",
+    )
+    assert [p.name for p in env.attachments] == ["report.html", "pipeline.xlsx", "pipeline.csv"]
