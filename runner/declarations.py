@@ -19,7 +19,7 @@ from lib.errors import ConfigError
 from lib.registry import Registry
 
 FanOut = Literal["none", "retailer", "bdm"]
-OutputName = Literal["report_html", "email_html", "docx", "pipeline_csv", "pipeline_xlsx"]
+OutputName = Literal["report_html", "email_html", "docx", "pdf", "pipeline_csv", "pipeline_xlsx"]
 
 _DURATION = re.compile(
     r"^(\d+)\s*(minutes?|mins?|hours?|h|days?|d|weeks?|w|months?|mo)$", re.IGNORECASE
@@ -160,6 +160,13 @@ class Declaration(BaseModel):
         raise ValueError(
             "must be a 5-field cron expression (e.g. '0 7 * * 1') or 'first-working-day HH:MM'"
         )
+
+    @field_validator("outputs")
+    @classmethod
+    def _pdf_after_docx(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if "pdf" in value and ("docx" not in value or value.index("docx") > value.index("pdf")):
+            raise ValueError("pdf is converted from the Word file: list docx before pdf")
+        return value
 
     @field_validator("subject")
     @classmethod

@@ -20,7 +20,7 @@ from filelock import FileLock
 
 from lib import periods
 from lib import snapshot as snapshot_mod
-from lib.errors import InputError, NothingToDo
+from lib.errors import ConfigError, InputError, NothingToDo
 from lib.settings import Settings
 from runner import declarations, record, targets
 from runner import outputs as run_outputs
@@ -30,6 +30,7 @@ from runner.execution import execute, fanout
 from runner.execution.engines import ENGINE, WARM_ENGINE, WarmEngine
 from runner.execution.job import TargetJob, TargetResult
 from runner.outputs import run_dir, sweep_temporaries
+from runner.render import system as render_system
 from runner.spec import RunResult, RunSpec
 from runner.state.database import engine_for, upgrade
 from runner.state.view import RunnerView, runner_view
@@ -154,9 +155,12 @@ def prepare(
     declared = execute.notebook_parameters(notebook)
     optional = [p for p in OPTIONAL_INJECTED if p in declared]
     base_parameters = {**decl.parameters, **dict.fromkeys((*INJECTED, *optional), "")}
-    execute.check_parameters(
-        notebook, base_parameters, declaration=settings.parameters_dir / f"{decl.name}.yaml"
-    )
+    declaration = settings.parameters_dir / f"{decl.name}.yaml"
+    execute.check_parameters(notebook, base_parameters, declaration=declaration)
+    try:
+        render_system.check(decl.outputs)
+    except ConfigError as err:
+        raise ConfigError(err.detail, file=declaration, field=err.field) from None
     if start_kernel_ahead:
         _start_kernel_ahead(spec, decl, notebook)
     t0 = time.perf_counter()

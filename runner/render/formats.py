@@ -1,7 +1,7 @@
 """Output formats: an executed notebook in, files in the target's directory out.
 
-One registry of formats (``report_html``, ``email_html``; ``docx``, ``pipeline_csv`` and
-``pipeline_xlsx`` register beside them),
+One registry of formats (``report_html``, ``email_html``; ``docx``, ``pdf``,
+``pipeline_csv`` and ``pipeline_xlsx`` register beside them),
 like nbconvert's exporters. HTML formats are nbconvert exporters with our template
 directories under ``runner/render/templates``; code is hidden by configuration, not by forking
 templates. Exporters are built once per process and reused for every target.
@@ -31,6 +31,7 @@ from lib.registry import Registry
 from runner.outputs import write_atomic
 from runner.render.docx.document import Docx
 from runner.render.lists import PipelineCsv, PipelineXlsx
+from runner.render.pdf import Pdf
 from runner.render.plaintext import html_to_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -216,10 +217,11 @@ FormatFactory = Callable[[], OutputFormat]
 
 
 def register_builtin_formats(registry: Registry[OutputFormat]) -> None:
-    """Register the HTML formats, the Word pack and the pipeline lists."""
+    """Register the HTML formats, the Word pack, its PDF and the pipeline lists."""
     registry.register(ReportHtml.name, ReportHtml())
     registry.register(EmailHtml.name, EmailHtml())
     registry.register(Docx.name, Docx())
+    registry.register(Pdf.name, Pdf())
     registry.register(PipelineCsv.name, PipelineCsv())
     registry.register(PipelineXlsx.name, PipelineXlsx())
 

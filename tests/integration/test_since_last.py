@@ -13,12 +13,12 @@ import json
 from datetime import date
 
 import pytest
+from runner.settings import Settings
 
 from lib import formatting as fmt
 from lib import snapshot as snapshot_mod
 from lib.report import since
 from runner.run import run
-from runner.settings import Settings
 from runner.spec import RunSpec
 
 pytestmark = pytest.mark.slow

@@ -229,7 +229,7 @@ def test_email_is_a_short_summary(board_pack_run):
     assert "<script" not in email
     assert len(re.findall(r'src="cid:', email)) == 1, "one chart in the email body"
     assert "Summary" in email and "Volumes" not in email
-    assert "Word board pack is attached" in email
+    assert "attached as a Word document and a PDF" in email
 
 
 def test_a_month_with_no_data_renders_and_says_so(empty_board_pack_run):

@@ -10,10 +10,6 @@ from __future__ import annotations
 import base64
 import io
 import re
-import shutil
-import subprocess
-import uuid
-from pathlib import Path
 
 import docx
 import nbformat
@@ -295,26 +291,6 @@ def test_one_set_of_named_styles(pack):
     allowed = {"Title", "Subtitle", "Heading 1", "Heading 2", "Caption", "List Bullet"}
     used = {p.style.name for p in pack.paragraphs}
     assert used <= allowed | {s for s in used if s.startswith("BS ")}, used - allowed
-
-
-@pytest.mark.slow
-@pytest.mark.system("soffice")
-def test_libreoffice_converts_it_to_a_pdf_with_more_pages_than_sections(board_pack_run, tmp_path):
-    source = tmp_path / "report.docx"
-    shutil.copy(board_pack_run.path("report.docx"), source)
-    profile = Path("/tmp") / f"broadsheet-lo-{uuid.uuid4().hex}"
-    try:
-        proc = subprocess.run(
-            ["soffice", f"-env:UserInstallation={profile.as_uri()}", "--headless",
-             "--convert-to", "pdf", "--outdir", str(tmp_path), str(source)],
-            capture_output=True, text=True, timeout=240,
-        )  # fmt: skip
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
-    pdf = tmp_path / "report.pdf"
-    assert proc.returncode == 0 and pdf.is_file(), proc.stderr
-    pages = len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf.read_bytes()))
-    assert pages > len(SECTIONS)
 
 
 @pytest.mark.slow
