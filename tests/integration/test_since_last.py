@@ -18,6 +18,7 @@ from runner.settings import Settings
 from lib import formatting as fmt
 from lib import snapshot as snapshot_mod
 from lib.report import since
+from lib.settings import Settings
 from runner.run import run
 from runner.spec import RunSpec
 
