@@ -214,6 +214,7 @@ def summarise(
         "failed": sum(1 for t in targets if t.get("status") != "ok"),
         "delivered": sum(1 for d in deliveries if d.get("status") == "sent"),
         "delivery_failures": sum(1 for d in deliveries if d.get("status") == "failed"),
+        "held_back": len(_rows(data.get("skipped_targets"))),
         "failures": failed,
         "link": output_link(outputs, path),
         "runs": _runs(data),
@@ -223,6 +224,7 @@ def summarise(
             "all_targets": shown,
             "deliveries": deliveries,
             "skipped_recipients": _rows(data.get("skipped_recipients")),
+            "skipped_targets": _rows(data.get("skipped_targets")),
         }
     return out
 

@@ -272,6 +272,7 @@ class RunOut(BaseModel):
     failed: int
     delivered: int
     delivery_failures: int
+    held_back: int = Field(0, description="targets not sent under send_when: activity")
     failures: list[TargetOut] = Field(description="the failed targets")
     link: str | None = Field(description="URL of run.json")
     runs: list[RunPartOut] = Field(description="the runs of the day, oldest first")
@@ -283,6 +284,9 @@ class RunDetailOut(RunOut):
     all_targets: list[TargetOut]
     deliveries: list[dict[str, str | None]]
     skipped_recipients: list[dict[str, str | None]]
+    skipped_targets: list[dict[str, str | None]] = Field(
+        default_factory=list, description="targets held back, each with the reason"
+    )
 
 
 class CheckOut(BaseModel):

@@ -253,6 +253,8 @@ def _summarise(result) -> None:
         click.echo(
             f"  skipped recipient for {s.get('target')}: {s.get('address')!r}: {s.get('reason')}"
         )
+    for s in result.skipped_targets:
+        click.echo(f"  not sent {s.get('target')} ({s.get('name')}): {s.get('reason')}")
 
 
 @main.command()

@@ -111,6 +111,11 @@ class Declaration(BaseModel):
     subject: str = Field(description="format string: {title} {target_name} {as_of} {period}")
     recipients: Recipients
     enabled: bool = True
+    send_when: Literal["always", "activity"] = Field(
+        "always",
+        description="activity: skip a target whose main window (the first of windows) "
+        "saw no application and whose pipeline is empty; the skip is recorded in run.json",
+    )
     windows: tuple[str, ...] = ("LW", "MTD", "QTD", "YTD")
     parameters: dict[str, Any] = Field(default_factory=dict)
     catch_up: str | bool | None = Field(

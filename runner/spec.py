@@ -46,6 +46,7 @@ class RunResult:
     targets: list[TargetResult]
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     skipped_recipients: list[dict[str, Any]] = field(default_factory=list)
+    skipped_targets: list[dict[str, Any]] = field(default_factory=list)
     api: dict[str, Any] | None = None
     commentary: dict[str, Any] = field(default_factory=dict)
     spec: dict[str, Any] = field(default_factory=dict)

@@ -354,7 +354,7 @@ async function loadRuns() {
     el("td", {}, run.data_as_of), el("td", {}, run.started_at ? new Date(run.started_at).toLocaleString() : "–"),
     el("td", {}, `${run.ok}/${run.targets} ok${run.runs.length > 1 ? ` · ${run.runs.length} runs` : ""}`),
     el("td", { class: run.status }, run.status),
-    el("td", {}, `${run.delivered}${run.delivery_failures ? `, ${run.delivery_failures} failed` : ""}`),
+    el("td", {}, `${run.delivered}${run.delivery_failures ? `, ${run.delivery_failures} failed` : ""}${run.held_back ? `, ${run.held_back} held back` : ""}`),
     el("td", {}, el("button", { type: "button", onclick: () => showRun(run.report, run.as_of) }, "Details")))));
 }
 
@@ -372,7 +372,10 @@ async function showRun(report, asOf) {
         el("tbody", {}, run.all_targets.map((t) => el("tr", { dataset: { target: t.id } },
           el("td", {}, t.name || t.id), el("td", {}, when(t.ran_at)), el("td", { class: t.status }, t.status),
           el("td", {}, t.cell === null ? "" : `cell ${t.cell}`), el("td", {}, t.error || ""),
-          el("td", { class: "links" }, links(t)))))));
+          el("td", { class: "links" }, links(t))))),
+      run.skipped_targets.length ? el("h4", {}, "Not sent") : "",
+      run.skipped_targets.length ? el("ul", { class: "held-back" }, run.skipped_targets.map((s) =>
+        el("li", { dataset: { target: s.target } }, `${s.name || s.target}: ${s.reason}`))) : "");
   } catch (err) {
     sayError("#runs-message", err);
   }

@@ -288,3 +288,32 @@ def volume_drops(
 def names(entries: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     """Id → display name of ``figures["retailers"]`` or ``figures["bdms"]``."""
     return {key: str(entry["name"]) for key, entry in entries.items()}
+
+
+def no_activity(figures: Mapping[str, Any], window: str) -> str | None:
+    """Why a target has nothing to send under ``send_when: activity``, or None if it has.
+
+    A target is quiet when no application was submitted, decided, signed, paid out or
+    cancelled in ``window`` (the report's main window) and nothing waits in either
+    pipeline stage at A.
+
+    Args:
+        figures: the target's published figures.
+        window: the main window's key (``LW`` for the weekly reports).
+    """
+    from lib.blocks.base import window_label
+    from lib.report.board import is_empty_month
+
+    m = figures.get("metrics") or {}
+    pipeline = figures.get("pipeline") or {}
+    waiting = any(pipeline.get(s) for s in ("ans", "snp")) or any(
+        (m.get(f"pipeline_{s}_count") or {}).get(metrics.AS_AT) for s in ("ans", "snp")
+    )
+    if waiting or not is_empty_month(m, window):
+        return None
+    span = (figures.get("windows") or {}).get(window)
+    dates = f" ({span[0]} to {span[1]})" if span else ""
+    return (
+        f"no application activity in {window_label(window).lower()}{dates} and nothing in "
+        "the pipeline (send_when: activity)"
+    )

@@ -7,6 +7,7 @@ through the ledger, so a rerun never sends twice (``--resend`` overrides).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from datetime import date
@@ -104,6 +105,28 @@ def check_delivery(spec: RunSpec, settings: Settings) -> None:
         check(settings)
 
 
+def quiet_targets(decl: Declaration, result: RunResult) -> list[dict[str, Any]]:
+    """The rendered targets with nothing to report in the declaration's main window.
+
+    Returns:
+        ``{"target", "name", "reason"}`` per target to hold back (see
+        ``lib.report.no_activity``), in the run's order.
+    """
+    from lib.report import no_activity
+
+    window = decl.windows[0]
+    held = []
+    for outcome in result.targets:
+        figures = next((Path(f) for f in outcome.files if Path(f).name == "figures.json"), None)
+        if outcome.status != "ok" or figures is None:
+            continue
+        reason = no_activity(json.loads(figures.read_text(encoding="utf-8")), window)
+        if reason:
+            log.info("%s: not sending %s (%s): %s", decl.name, outcome.id, outcome.name, reason)
+            held.append({"target": outcome.id, "name": outcome.name, "reason": reason})
+    return held
+
+
 def deliver_run(
     decl: Declaration,
     spec: RunSpec,
@@ -116,12 +139,17 @@ def deliver_run(
 ) -> None:
     """Deliver every successful target's message, then alert the admins of any failure.
 
-    Results land in ``result.deliveries`` and ``result.skipped_recipients``.
+    Results land in ``result.deliveries``, ``result.skipped_recipients`` and
+    ``result.skipped_targets`` (targets ``send_when: activity`` holds back; recorded even
+    when nothing is delivered, never for a test send, which previews whatever it is given).
     """
     as_of = date.fromisoformat(result.as_of)
     failures: list[dict[str, Any]] = [
         {"target": t.id, "name": t.name, **(t.error or {})} for t in result.failed
     ]
+    if decl.send_when == "activity" and not spec.test_to:
+        result.skipped_targets = quiet_targets(decl, result)
+    quiet = {s["target"] for s in result.skipped_targets}
     if spec.deliver == "none":
         return
     if not TRANSPORTS.names():
@@ -131,7 +159,7 @@ def deliver_run(
     by_id = {t.id: t for t in chosen}
     envelopes = []
     for outcome in result.targets:
-        if outcome.status != "ok" or "email_html" not in decl.outputs:
+        if outcome.status != "ok" or "email_html" not in decl.outputs or outcome.id in quiet:
             continue
         target = by_id[outcome.id]
         if spec.test_to:
