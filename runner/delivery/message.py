@@ -43,7 +43,12 @@ HEADER_REPORT = "X-Broadsheet-Report"
 HEADER_AS_OF = "X-Broadsheet-As-Of"
 HEADER_TARGET = "X-Broadsheet-Target"
 
-_CID = re.compile(r"""cid:([^"'\s()<>]+)""", re.IGNORECASE)
+# A cid: where an image is named (src=, background=, CSS url()), never in running text: an
+# alert that quotes "cid:chart.png" in an error message names no image.
+_CID = re.compile(
+    r"""(?:\b(?:src|background)\s*=\s*["']?|url\(\s*["']?)\s*cid:([^"'\s()<>]+)""",
+    re.IGNORECASE,
+)
 
 # The stdlib table misses Office types on machines without /etc/mime.types.
 _TYPES = {

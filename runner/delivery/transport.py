@@ -1,6 +1,7 @@
 """What a transport is, how it fails, and handing one message to it.
 
-:func:`hand_over` builds the message, records ``sending`` in the ledger *before* calling
+:func:`hand_over` builds the message, puts it through the pre-send check
+(:mod:`runner.delivery.check`), records ``sending`` in the ledger *before* calling
 the transport and the outcome after, the step :func:`runner.delivery.send.deliver` and
 :func:`runner.delivery.alert.send_alert` share (the alert with no ledger). :func:`safe_error` is
 the one-line, credential-free error recorded everywhere.
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from lib.errors import DeliveryError
+from runner.delivery import check
 from runner.delivery.ledger import FAILED, SENDING, SENT, UNCERTAIN, Ledger, Mark, ledger_key
 from runner.delivery.message import Envelope, build_message
 from runner.delivery.transports.base import PartiallyRefused, Transport, UncertainDelivery
@@ -38,10 +40,17 @@ def hand_over(
 
     try:
         msg = build_message(_with_recipients(env, recipients), message_id=message_id)
+        refused = check.problems(msg, check.size_limits(transport))
     except Exception as err:
         error = safe_error(err)
         record(recipients, Mark(FAILED, transport.name, error=error))
         logger.error("%s %s: message not built: %s", env.report, env.target_id, error)
+        return [result(r, "failed", None, error) for r in recipients]
+    if refused:
+        # Never handed over: recorded failed (so a rerun tries again once it is fixed).
+        error = safe_error("refused by the pre-send check: " + "; ".join(refused))
+        record(recipients, Mark(FAILED, transport.name, error=error))
+        logger.error("%s %s: %s", env.report, env.target_id, error)
         return [result(r, "failed", None, error) for r in recipients]
 
     mid = str(msg["Message-ID"])

@@ -7,6 +7,7 @@ papermill's I/O backends, transports are leaves, and ``runner.delivery.send`` re
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol, runtime_checkable
 
@@ -23,6 +24,24 @@ class Transport(Protocol):
     def send(self, msg: EmailMessage, env: Envelope) -> str:
         """Deliver ``msg``; return the delivery id (file path, SMTP queue id, Graph id)."""
         ...
+
+
+@dataclass(frozen=True)
+class SizeLimits:
+    """How large a message a transport can take (None: no limit it knows of).
+
+    A transport may offer ``size_limits() -> SizeLimits``; the pre-send check
+    (``runner.delivery.check``) refuses a message beyond them before the transport sees it.
+
+    Attributes:
+        message: the whole message as sent, in bytes (SMTP's ``SIZE``).
+        body: the HTML body, which must travel in one request (Graph's 4 MB).
+        part: any one attachment or inline image (Graph's upload-session maximum).
+    """
+
+    message: int | None = None
+    body: int | None = None
+    part: int | None = None
 
 
 class UncertainDelivery(DeliveryError):

@@ -49,7 +49,7 @@ from runner.delivery.message import (
     Part,
     message_parts,
 )
-from runner.delivery.transports.base import UncertainDelivery
+from runner.delivery.transports.base import SizeLimits, UncertainDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,10 @@ SENDMAIL_MAX_BYTES = 3_500_000
 CHUNK = 10 * 320 * 1024
 """Upload chunk: a multiple of 320 KiB, below Graph's 4 MB per ``PUT``."""
 MAX_IN_FLIGHT = 4
+REQUEST_MAX_BYTES = 4 * 1024 * 1024
+"""Graph refuses a request body above 4 MB: the HTML body always travels in one request."""
+UPLOAD_MAX_BYTES = 150 * 1024 * 1024
+"""The largest file an upload session takes, and the largest message Exchange Online sends."""
 
 _slots: dict[tuple[str, str], threading.BoundedSemaphore] = {}
 _slots_lock = threading.Lock()
@@ -300,6 +304,10 @@ class GraphTransport:
         )
 
     # --- the transport -----------------------------------------------------------------
+
+    def size_limits(self) -> SizeLimits:
+        """The body in one request (4 MB); any file, and the message, up to 150 MB."""
+        return SizeLimits(message=UPLOAD_MAX_BYTES, body=REQUEST_MAX_BYTES, part=UPLOAD_MAX_BYTES)
 
     def send(self, msg: EmailMessage, env: Envelope) -> str:
         """Send ``msg`` from the configured mailbox; return its internetMessageId.

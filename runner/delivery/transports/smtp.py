@@ -39,7 +39,7 @@ from runner.delivery.message import (
     sender_address,
     wire_bytes,
 )
-from runner.delivery.transports.base import PartiallyRefused, UncertainDelivery
+from runner.delivery.transports.base import PartiallyRefused, SizeLimits, UncertainDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -222,6 +222,18 @@ class SMTPTransport:
         if refused:
             raise PartiallyRefused(delivery_id, refused)
         return delivery_id
+
+    def size_limits(self) -> SizeLimits:
+        """The server's ``SIZE`` from its EHLO reply (RFC 1870; 0 or none: no limit).
+
+        Connects if no connection is open yet; the connection is then kept for sending.
+        """
+        with self._lock:
+            if self._conn is None:
+                self._conn = self._connect()
+            advertised = (self._conn.esmtp_features.get("size") or "").strip()
+        size = int(advertised) if advertised.isdigit() else 0
+        return SizeLimits(message=size or None)
 
     def _mail_from(
         self, sender: str, options: list[str], recipients: list[str] = ()
