@@ -21,7 +21,7 @@ from lib.blocks.base import (
     window_label,
 )
 from lib.blocks.cards import Printable, commentary, kpi_bar, note, panels, printable, switch, tabs
-from lib.blocks.since import since_last
+from lib.blocks.since import restated_table, since_last
 from lib.blocks.tables import (
     ageing_table,
     as_at_table,
@@ -55,6 +55,7 @@ __all__ = [
     "period_table",
     "pipeline_view",
     "prev_key",
+    "restated_table",
     "printable",
     "since_last",
     "split_table",

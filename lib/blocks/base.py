@@ -90,6 +90,7 @@ class Table:
             "rows": [[c.text for c in row] for row in self.rows],
             "lights": [[c.light.value if c.light else None for c in row] for row in self.rows],
             "caption": self.caption,
+            "empty": self.empty,
         }
 
 

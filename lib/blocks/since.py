@@ -13,7 +13,7 @@ from typing import Any
 
 from lib import formatting as fmt
 from lib import metrics as metrics_mod
-from lib.blocks.base import STAGES, Block, render_macro, window_label
+from lib.blocks.base import STAGES, Block, Cell, Table, render_macro, sort_key, window_label
 from lib.contract import TEXT_MIME
 from lib.report.since import counts
 
@@ -129,3 +129,57 @@ def since_last(
     text = "\n".join([words.heading, words.compared, *words.moves, *words.restated])
     word = {"kind": "note", "text": text}
     return Block(html, html, text=text, extra={TEXT_MIME: word})
+
+
+def window_name(key: str, previous_as_of: str) -> str:
+    """The period a previous report published under ``key``, as a reader names it.
+
+    ``M`` of a pack to 30 Sep 2026 is ``September 2026``; ``LW`` of a report to 15 Nov is
+    ``Week to 15 Nov 2026``; any other window reads ``<label> to <day>``.
+    """
+    day = date.fromisoformat(previous_as_of)
+    if key == "M":
+        return f"{day:%B %Y}"
+    if key == "LW":
+        return f"Week to {_day(previous_as_of)}"
+    return f"{window_label(key)} to {_day(previous_as_of)}"
+
+
+def restated_table(
+    since: Mapping[str, Any], *, noun: str = "report", title: str | None = None
+) -> Block:
+    """Every restated figure: what the last report published, what it is now, the change.
+
+    Args:
+        since: ``figures["since_last"]``.
+        noun: what the report is called (``pack`` for the board pack).
+        title: the heading; default "Restated since the last <noun>".
+    """
+    title = title or f"Restated since the last {noun}"
+    previous_as_of = since.get("previous_as_of")
+    rows = []
+    for item in since.get("restated") or ():
+        metric = metrics_mod.get(item["metric"])
+        published, now = item["published"], item["now"]
+        rows.append(
+            [
+                Cell(metric.label),
+                Cell(window_name(item["window"], previous_as_of)),
+                Cell(fmt.value(published, metric.unit), sort_key(published)),
+                Cell(fmt.value(now, metric.unit), sort_key(now)),
+                Cell(fmt.delta(now, published, metric.unit)),
+            ]
+        )
+    empty = (
+        f"No figure the last {noun} published has been restated."
+        if previous_as_of
+        else f"There is no earlier {noun} to compare with."
+    )
+    caption = (
+        f"Against the {noun} to {_day(previous_as_of)}: the figures it published for its own "
+        "period, recomputed on today's data."
+        if previous_as_of
+        else None
+    )
+    table = Table(title, ["Metric", "Period", "Published", "Now", "Change"], rows, caption, empty)
+    return Block(render_macro("table", table), render_macro("table", table), table, text=title)

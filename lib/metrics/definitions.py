@@ -315,6 +315,12 @@ GENERAL_RULES: tuple[str, ...] = (
     "A missing loan amount counts as £0 in values and still counts in counts. Money is "
     "added up in whole pence, so totals are exact.",
     "A rate or share whose denominator is 0 is undefined and shown as –, never as 0.",
+    "Figures of a past period can move from one report to the next: records arrive late "
+    "(an application keyed after the period closed) and records are corrected in Salesforce "
+    "(an amount, a date, a decision). Every report recomputes every period from the data as "
+    "it stands, and lists under “Restated since the last pack” each figure the previous "
+    "report published for its own period that now reads differently, beyond rounding. "
+    "Conversion is left out: it is a cohort measure that rises as applications pay out.",
     "Per-BDM figures follow the BDM who owns the retailer's account at extraction "
     "(Salesforce keeps no ownership history), so a retailer that changes BDM takes its "
     "history with it. Applications whose retailer has no account, or whose account has no "

@@ -158,7 +158,9 @@ def add_table(pack: Pack, payload: Mapping[str, Any]) -> DocxTable | None:
     if not columns:
         return None
     if not rows:
-        pack.doc.add_paragraph("Nothing to show for this period.", style="BS Note")
+        empty = payload.get("empty") or "Nothing to show for this period."
+        note = f"{payload['caption']} {empty}" if payload.get("caption") else empty
+        pack.doc.add_paragraph(str(note), style="BS Note")
         return None
     points, widths = _fit(columns, rows, pack.width)
     right = [_numeric(rows, j) for j in range(len(columns))]

@@ -19,7 +19,7 @@ from lib.contract import TEXT_MIME
 from lib.contract import TABLE_MIME
 from runner import declarations
 from lib.settings import Settings
-from tests.fixtures.reports import BOARD_AS_OF
+from tests.fixtures.reports import BOARD_AS_OF, RESTATED
 
 pytestmark = pytest.mark.slow
 
@@ -222,6 +222,32 @@ def test_tables_show_only_published_numbers(board_pack_run):
                         seen += 1
                         assert text in known, (payload["title"], text)
     assert seen > 100
+
+
+def test_restated_since_the_last_pack(board_pack_run):
+    """September's pack published two figures that today's data gives differently."""
+    from lib import formatting
+
+    fig = board_pack_run.figures
+    since = fig["since_last"]
+    assert since["previous_as_of"] == "2026-09-30"
+    now = fig["metrics"]
+    assert fig["windows"]["M_prev"] == ["2026-09-01", "2026-09-30"]
+    assert since["restated"] == [
+        {"metric": m, "window": "M", "published": now[m]["M_prev"] + delta, "now": now[m]["M_prev"]}
+        for m, delta in RESTATED.items()
+    ]
+    page = html.unescape(board_pack_run.path("report.html").read_text(encoding="utf-8"))
+    assert "Restated since the last pack" in page
+    paid = now["paid_value"]["M_prev"]
+    row = (
+        f"September 2026</td><td data-sort-value=\"{paid + 1000.0}\">{formatting.money(paid + 1000.0)}"
+        f"</td><td data-sort-value=\"{paid}\">{formatting.money(paid)}</td>"
+    )
+    assert row in page
+    assert "Restated since the last pack" not in board_pack_run.path("email.html").read_text()
+    # The appendix says why figures move.
+    assert "records arrive late" in page and "corrected in Salesforce" in page
 
 
 def test_email_is_a_short_summary(board_pack_run):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import zipfile
 from pathlib import Path
 
 import nbformat
@@ -29,20 +27,17 @@ def _section_headings() -> list[str]:
     ]
 
 
-def _libreoffice_pages(docx: Path, tmp_path: Path) -> int:
-    """The page count LibreOffice itself reports: its ODT's document statistics."""
-    odt = pdf.convert(docx, tmp_path, target="odt")
-    meta = zipfile.ZipFile(odt).read("meta.xml").decode()
-    return int(re.search(r'meta:page-count="(\d+)"', meta).group(1))
-
-
 @pytest.mark.slow
-def test_pdf_has_libreoffices_pages_and_every_section_heading(board_pack_run, tmp_path):
+def test_pdf_has_libreoffices_pages_and_every_section_heading(board_pack_run):
     path = board_pack_run.path("report.pdf")
     assert str(path) in board_pack_run.result.targets[0].files
     reader = pypdf.PdfReader(path)
-    assert len(reader.pages) == _libreoffice_pages(board_pack_run.path("report.docx"), tmp_path)
-    text = " ".join(" ".join((page.extract_text() or "").split()) for page in reader.pages)
+    pages = [" ".join((page.extract_text() or "").split()) for page in reader.pages]
+    # LibreOffice reports the page count in every footer (Word's NUMPAGES field, which it
+    # computes while laying the document out); the cover page has no footer.
+    for number, page in enumerate(pages[1:], start=2):
+        assert f"Page {number} of {len(pages)}" in page, number
+    text = " ".join(pages)
     headings = _section_headings()
     assert len(headings) >= 10
     for heading in headings:

@@ -119,6 +119,16 @@ class Checker:
             assert cell.text == delta and fill(cell) is None
         self.cells += 1
 
+    def restated(self, rows: list, table: Table) -> None:
+        items = self.fig["since_last"]["restated"]
+        assert len(rows) == 1 + len(items) and items
+        for i, item in enumerate(items, start=1):
+            metric = metrics.get(item["metric"])
+            assert rows[i][:2] == [metric.label, "September 2026"]
+            self.value(table.rows[i].cells[2], fmt.value(item["published"], metric.unit))
+            self.value(table.rows[i].cells[3], fmt.value(item["now"], metric.unit))
+            assert rows[i][4] == fmt.delta(item["now"], item["published"], metric.unit)
+
     def comparison(self, rows: list, table: Table) -> None:
         header = rows[0]
         for i, row in enumerate(rows[1:], start=1):
@@ -240,7 +250,9 @@ def test_every_table_cell_equals_the_formatted_figures(pack, board_pack_run):
     for title, table in tables:
         rows = grid(table)
         head = rows[0]
-        if head[0] == "Metric" and "Change" in head:
+        if head == ["Metric", "Period", "Published", "Now", "Change"]:
+            check.restated(rows, table)
+        elif head[0] == "Metric" and "Change" in head:
             check.comparison(rows, table)
         elif head[0] == "Metric":
             check.as_at(rows, table)
