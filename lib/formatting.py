@@ -147,6 +147,12 @@ def value(v: Any, unit: str, *, compact: bool = False) -> str:
     return formatters[unit](v)
 
 
+def headline(v: Any, unit: str) -> str:
+    """A value as KPI cards and commentary state it: money compact (``£106.6m``), the rest
+    as :func:`value` does, so a sentence never quotes £106,635,981 beside a £106.6m card."""
+    return value(v, unit, compact=unit == "money")
+
+
 def _change(current: Any, previous: Any, unit: str) -> float | None:
     """The change that deltas and lights judge: a fraction (relative, or a difference)."""
     if unit == "map":  # a split has no single change; each share is judged as a "share"
@@ -226,10 +232,12 @@ class Light(Enum):
 
 
 _LIGHT_STYLE: dict[Light, tuple[str, str, str]] = {
-    Light.GREEN: ("Better", "●", "#1a7f37"),
-    Light.AMBER: ("Steady", "●", "#9a6700"),
-    Light.RED: ("Worse", "●", "#cf222e"),
-    Light.NONE: ("n/a", DASH, "#6e7781"),
+    # Dark enough for small text at WCAG AA (4.5:1) on white, the page's grey and the Word
+    # pack's pale light shading alike; report.css and email.css use the same colours.
+    Light.GREEN: ("Better", "●", "#176f32"),
+    Light.AMBER: ("Steady", "●", "#8f5a00"),
+    Light.RED: ("Worse", "●", "#b3261e"),
+    Light.NONE: ("n/a", DASH, "#5b6675"),
 }
 
 

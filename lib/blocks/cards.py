@@ -77,8 +77,8 @@ def kpi_bar(
         cards.append(
             _Card(
                 label=m.label if as_at else f"{m.label} · {window_label(window)}",
-                value=fmt.value(current, m.unit, compact=m.unit == "money"),
-                previous=fmt.value(previous, m.unit, compact=m.unit == "money"),
+                value=fmt.headline(current, m.unit),
+                previous=fmt.headline(previous, m.unit),
                 prev_label="previous",
                 delta=fmt.delta(current, previous, m.unit),
                 light=light,

@@ -40,7 +40,7 @@ def _size(fact: Fact) -> float:
 
 def _mover(fact: Fact, audience: str) -> str:
     now = WINDOWS.get(fact.window or "", DEFAULT_WINDOW)
-    value, previous = fmt.value(fact.value, fact.unit), fmt.value(fact.previous, fact.unit)
+    value, previous = fmt.headline(fact.value, fact.unit), fmt.headline(fact.previous, fact.unit)
     change = fmt.delta(fact.value, fact.previous, fact.unit)
     formal = audience in ("smt", "board")
     if change.startswith("▲"):
@@ -54,9 +54,9 @@ def _mover(fact: Fact, audience: str) -> str:
 
 
 def _standing(fact: Fact) -> str:
-    text = f"{fact.label} {fmt.value(fact.value, fact.unit)}"
+    text = f"{fact.label} {fmt.headline(fact.value, fact.unit)}"
     if finite(fact.previous) is not None:
-        text += f" (previous period {fmt.value(fact.previous, fact.unit)})"
+        text += f" (previous period {fmt.headline(fact.previous, fact.unit)})"
     return text
 
 

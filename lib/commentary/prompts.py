@@ -87,11 +87,11 @@ def system_prompt(audience: str) -> str:
 
 def _fact_line(fact: Fact) -> str:
     now = WINDOWS.get(fact.window or "", DEFAULT_WINDOW)
-    line = f"- {fact.label} ({now}): {fmt.value(fact.value, fact.unit)}"
+    line = f"- {fact.label} ({now}): {fmt.headline(fact.value, fact.unit)}"
     if fact.window != "as_at":
         change = fmt.delta(fact.value, fact.previous, fact.unit)
         line += (
-            f"; previous period: {fmt.value(fact.previous, fact.unit)}; change: {change}"
+            f"; previous period: {fmt.headline(fact.previous, fact.unit)}; change: {change}"
             f"; light: {fact.light or 'none'}"
         )
     return line

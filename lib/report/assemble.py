@@ -224,7 +224,7 @@ def pipeline_notes(items: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[str
         if rows:
             notes.append(
                 f"{title}: {formatting.count(len(rows))} applications worth "
-                f"{formatting.money(sum(r.get('amount') or 0 for r in rows))}; "
+                f"{formatting.money(sum(r.get('amount') or 0 for r in rows), compact=True)}; "
                 f"{formatting.count(len(old))} of them waiting over 30 days."
             )
     return notes
@@ -279,8 +279,8 @@ def volume_drops(
     drops.sort(key=lambda d: (d[0], d[1]))
     unit = metrics.get(metric_id).unit
     return [
-        f"{name}: {metrics.get(metric_id).label.lower()} {formatting.value(before, unit)} → "
-        f"{formatting.value(now, unit)} ({formatting.delta(now, before, unit)})"
+        f"{name}: {metrics.get(metric_id).label.lower()} {formatting.headline(before, unit)} → "
+        f"{formatting.headline(now, unit)} ({formatting.delta(now, before, unit)})"
         for _, name, now, before in drops[:top]
     ]
 

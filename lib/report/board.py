@@ -199,7 +199,7 @@ def comparison_notes(
     """Commentary notes setting ``window`` against the same period last year and the year to date.
 
     The commentary's facts compare with the previous window only; these lines give the
-    board's other two comparisons, with every number formatted as the pack shows it.
+    board's other two comparisons, with every number stated as the pack's cards state it (``formatting.headline``).
     """
     from lib import formatting
 
@@ -212,13 +212,13 @@ def comparison_notes(
         parts = []
         if f"{window}_ly" in by_window:
             parts.append(
-                f"{formatting.value(now, m.unit)} against {formatting.value(last_year, m.unit)} in the "
+                f"{formatting.headline(now, m.unit)} against {formatting.headline(last_year, m.unit)} in the "
                 f"same month last year ({formatting.delta(now, last_year, m.unit)})"
             )
         if "YTD" in by_window:
             parts.append(
-                f"{formatting.value(ytd, m.unit)} year to date against "
-                f"{formatting.value(ytd_prev, m.unit)} a year earlier ({formatting.delta(ytd, ytd_prev, m.unit)})"
+                f"{formatting.headline(ytd, m.unit)} year to date against "
+                f"{formatting.headline(ytd_prev, m.unit)} a year earlier ({formatting.delta(ytd, ytd_prev, m.unit)})"
             )
         if parts:
             notes.append(f"{m.label}: {'; '.join(parts)}.")

@@ -404,8 +404,8 @@ def test_prompts_for_one_retailer_hold_nothing_of_another(anthropic_standin, set
     b_prompts = anthropic_standin.prompt_texts()[len(a_prompts) :]
 
     assert len(a_prompts) == len(b_prompts) == 2
-    a_marks = [a_name, "137", "121", "£48,216", "61.3%", "APP-0012345"]
-    b_marks = [b_name, "264", "199", "£91,377", "83.7%", "APP-0099123"]
+    a_marks = [a_name, "137", "121", "£48.2k", "61.3%", "APP-0012345"]
+    b_marks = [b_name, "264", "199", "£91.4k", "83.7%", "APP-0099123"]
     a_text, b_text = "\n".join(a_prompts), "\n".join(b_prompts)
     assert all(m in a_text for m in a_marks)
     assert all(m in b_text for m in b_marks)
@@ -434,8 +434,7 @@ def test_fallback_leads_with_the_biggest_mover_and_names_the_lights():
     text = commentary.fallback(movers_section(), "smt")
 
     assert text.startswith(
-        "Paid value decreased to £1,000 last week, from £1,500 in the previous period "
-        "(▼ 33.3%, red)."
+        "Paid value decreased to £1.0k last week, from £1.5k in the previous period (▼ 33.3%, red)."
     )
     assert (
         "Submissions increased to 12 last week, from 10 in the previous period (▲ 20.0%, green)."
@@ -452,7 +451,7 @@ def test_fallback_states_the_pipeline_as_at_the_report_date():
     text = commentary.fallback(pipeline_section(), "retailer")
 
     assert (
-        "As at the report date: Approved but not signed 3; Approved but not signed (value) £7,500."
+        "As at the report date: Approved but not signed 3; Approved but not signed (value) £7.5k."
         in text
     )
     assert "waiting for the customer to sign" in text  # the retailer's nudge
