@@ -155,12 +155,12 @@ def prepare(
     declared = execute.notebook_parameters(notebook)
     optional = [p for p in OPTIONAL_INJECTED if p in declared]
     base_parameters = {**decl.parameters, **dict.fromkeys((*INJECTED, *optional), "")}
-    declaration = settings.parameters_dir / f"{decl.name}.yaml"
-    execute.check_parameters(notebook, base_parameters, declaration=declaration)
+    declaration_file = settings.parameters_dir / f"{decl.name}.yaml"
+    execute.check_parameters(notebook, base_parameters, declaration=declaration_file)
     try:
         render_system.check(decl.outputs)
     except ConfigError as err:
-        raise ConfigError(err.detail, file=declaration, field=err.field) from None
+        raise ConfigError(err.detail, file=declaration_file, field=err.field) from None
     if start_kernel_ahead:
         _start_kernel_ahead(spec, decl, notebook)
     t0 = time.perf_counter()
