@@ -372,7 +372,7 @@ async function showRun(report, asOf) {
         el("tbody", {}, run.all_targets.map((t) => el("tr", { dataset: { target: t.id } },
           el("td", {}, t.name || t.id), el("td", {}, when(t.ran_at)), el("td", { class: t.status }, t.status),
           el("td", {}, t.cell === null ? "" : `cell ${t.cell}`), el("td", {}, t.error || ""),
-          el("td", { class: "links" }, links(t))))),
+          el("td", { class: "links" }, links(t)))))),
       run.skipped_targets.length ? el("h4", {}, "Not sent") : "",
       run.skipped_targets.length ? el("ul", { class: "held-back" }, run.skipped_targets.map((s) =>
         el("li", { dataset: { target: s.target } }, `${s.name || s.target}: ${s.reason}`))) : "");

@@ -336,3 +336,17 @@ def test_health_checks_run_on_demand(admin_client, keyed, admin_env, smtp_startt
     assert {"settings", "outputs", "database", "salesforce", "graph", "anthropic"} <= set(checks)
     assert "wrong-smtp-password" not in response.text
     assert keyed["X-Admin-Key"] not in response.text
+
+
+def test_run_history_says_which_targets_were_held_back_and_why(admin_client, keyed, write_run):
+    reason = "no application activity in last week (2026-11-16 to 2026-11-22) and nothing in the pipeline (send_when: activity)"  # fmt: skip
+    write_run(
+        "tiny",
+        "2026-11-22",
+        [{"id": "a", "status": "ok"}, {"id": "q", "status": "ok", "name": "Quiet & Co"}],
+        skipped_targets=[{"target": "q", "name": "Quiet & Co", "reason": reason}],
+    )
+    (run,) = admin_client.get("/api/runs", headers=keyed).json()
+    assert run["held_back"] == 1 and run["status"] == "ok"
+    detail = admin_client.get("/api/runs/tiny/2026-11-22", headers=keyed).json()
+    assert detail["skipped_targets"] == [{"target": "q", "name": "Quiet & Co", "reason": reason}]

@@ -7,6 +7,7 @@ process runs the tiny report for one retailer of the demo snapshot into the outb
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -119,6 +120,24 @@ def test_the_dashboard_in_a_real_browser(live_admin, chromium, screenshots):
         report = page.request.get(url + link.get_attribute("href"))
         assert report.status == 200 and "applications" in report.text()
         page.screenshot(path=str(screenshots / "admin-dashboard.png"), full_page=True)
+
+        # A target held back by send_when: activity is listed with its reason.
+        held = env.outputs / "tiny" / "2026-11-15"
+        held.mkdir(parents=True)
+        (held / "run.json").write_text(
+            json.dumps({
+                "report": "tiny", "as_of": "2026-11-15", "started_at": "2026-11-16T07:00:00+00:00",
+                "exit_status": 0, "targets": [{"id": BEACON, "name": "Beacon", "status": "ok"}],
+                "skipped_targets": [{"target": BEACON, "name": "Beacon", "reason": "no activity"}],
+            })
+        )  # fmt: skip
+        page.click("#runs-refresh")
+        quiet = page.locator('tr[data-run="tiny/2026-11-15"]')
+        expect(quiet).to_contain_text("1 held back")
+        quiet.locator("button").click()
+        expect(page.locator(f'#run-detail .held-back li[data-target="{BEACON}"]')).to_have_text(
+            "Beacon: no activity"
+        )
 
         # The doctor's checks, on demand.
         page.click('#tabs button[data-tab="health"]')

@@ -69,6 +69,7 @@ def test_table_to_json():
         "rows": [["A & B", "50.0%"], ["C", "–"]],
         "lights": [[None, "green"], [None, None]],
         "caption": "2 lenders",
+        "empty": None,
     }
 
 

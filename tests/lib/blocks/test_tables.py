@@ -92,6 +92,7 @@ def test_period_table():
             [None, None, None, "green", None, None, "none", None, None, "none", None, None, "none"],
         ],
         "caption": None,
+        "empty": None,
     }  # fmt: skip
     assert html[0][0] == table["columns"]
     assert html[0][1][:4] == ["Submissions", "10", "8", "▲ 25.0% ● Better"]
@@ -101,7 +102,7 @@ def test_period_table():
             ["Metric", "Last week", "Change", "Month to date", "Change"],
             ["Submissions", "10", "▲ 25.0% ● Better", "30", "▼ 25.0% ● Worse"],
             ["Approval rate", "50.0%", "▲ 10.0 pp ● Better", "41.0%", "▲ 1.0 pp ● Steady"],
-            ["Median hours to decision", "3.0 h", "▼ 25.0% ● Better", "–", "– – n/a"],
+            ["Median hours to decision", "3.0 h", "▼ 25.0% ● Better", "–", "–"],
         ]
     ]
 
@@ -127,7 +128,7 @@ def test_period_table_compare_title_and_limits():
 def test_period_table_with_no_figures():
     _, email, table = forms(blocks.period_table({}, ["submissions", "paid_value"], ["LW"]))
     assert table["rows"] == [["Submissions", "–", "–", "–"], ["Paid value", "–", "–", "–"]]
-    assert email[0][1] == ["Submissions", "–", "– – n/a"]
+    assert email[0][1] == ["Submissions", "–", "–"]  # one mark for an undefined change
     _, _, none = forms(blocks.period_table(WEEK, [], ["LW"]))
     assert none["rows"] == []
 
@@ -149,7 +150,8 @@ def test_period_table_forms_agree(values, windows):
     # The interactive table shows the published rows, plus each light's label.
     assert html[0][0] == table["columns"]
     for shown, row, lights in zip(html[0][1:], table["rows"], table["lights"], strict=True):
-        words = [formatting.Light(x).label if x else None for x in lights]
+        # A light with nothing to judge ("none") adds no label to the "–" already shown.
+        words = [formatting.Light(x).label if x and x != "none" else None for x in lights]
         assert shown == [t if w is None else f"{t} {w}" for t, w in zip(row, words, strict=True)]
     for row in table["rows"]:
         for i, w in enumerate(windows):
@@ -175,6 +177,7 @@ def test_lender_split():
         ],
         "lights": [[None] * 5 + ["none"], [None] * 5 + ["red"], [None] * 5 + ["none"]],
         "caption": None,
+        "empty": "No payouts in this period or the one compared.",
     }  # fmt: skip
     assert email == html
     assert html[0][1][0] == LENDER  # escaped in the markup, read back whole
@@ -431,4 +434,4 @@ def test_every_table_block_publishes_email_and_rows(make):
     data = make()._repr_mimebundle_()[0]
     assert set(data) == {"text/html", "text/plain", EMAIL_MIME, TABLE_MIME}
     assert "<script" not in data[EMAIL_MIME] and "data-switch" not in data[EMAIL_MIME]
-    assert set(data[TABLE_MIME]) == {"title", "columns", "rows", "lights", "caption"}
+    assert set(data[TABLE_MIME]) == {"title", "columns", "rows", "lights", "caption", "empty"}

@@ -7,7 +7,7 @@ Expected numbers are literals worked out in book.py's docstring.
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -235,13 +235,19 @@ def test_windows():
 
 
 def test_pipeline(snap):
+    def since(days: int) -> str:  # the stage's date: A less the days waiting
+        return (A - timedelta(days=days)).isoformat()
+
     assert report.pipeline(snap, A) == {
         "ans": [
-            {"ref": "APP-A6", "lender": "Oakfield Bank", "amount": 3000.0, "days": 120, "bucket": "90+"},
-            {"ref": "APP-A5", "lender": "Northwind Bank", "amount": 800.0, "days": 11, "bucket": "8–30"},
+            {"ref": "APP-A6", "lender": "Oakfield Bank", "product": "Hire Purchase",
+             "amount": 3000.0, "date": since(120), "days": 120, "bucket": "90+"},
+            {"ref": "APP-A5", "lender": "Northwind Bank", "product": "Interest Free",
+             "amount": 800.0, "date": since(11), "days": 11, "bucket": "8–30"},
         ],
         "snp": [
-            {"ref": "APP-A2", "lender": "Oakfield Bank", "amount": 500.0, "days": 19, "bucket": "8–30"},
+            {"ref": "APP-A2", "lender": "Oakfield Bank", "product": "Buy Now Pay Later",
+             "amount": 500.0, "date": since(19), "days": 19, "bucket": "8–30"},
         ],
     }  # fmt: skip
     with_retailer = report.pipeline(snap, A, with_retailer=True)
@@ -372,7 +378,7 @@ def test_inactive_retailers_window_edge(snap):
 
 def test_pipeline_notes(snap):
     assert report.pipeline_notes(report.pipeline(snap, A)) == [
-        "Approved but not signed: 2 applications worth £3,800; 1 of them waiting over 30 days.",
+        "Approved but not signed: 2 applications worth £3.8k; 1 of them waiting over 30 days.",
         "Signed but not paid: 1 applications worth £500; 0 of them waiting over 30 days.",
     ]
 
@@ -389,7 +395,7 @@ def test_pipeline_notes_edges():
         ]
     }
     assert report.pipeline_notes(items) == [
-        "Signed but not paid: 3 applications worth £1,236; 1 of them waiting over 30 days."
+        "Signed but not paid: 3 applications worth £1.2k; 1 of them waiting over 30 days."
     ]  # fmt: skip
 
 
@@ -444,7 +450,7 @@ def test_volume_drops():
     assert report.volume_drops(entries, top=1) == ["Also halved: submissions 6 → 1 (▼ 83.3%)"]
     money = {"1": {"name": "Big", "metrics": {"paid_value": {"M": 1500.0, "M_prev": 12000.0}}}}
     assert report.volume_drops(money, "M", metric_id="paid_value") == [
-        "Big: paid value £12,000 → £1,500 (▼ 87.5%)"
+        "Big: paid value £12.0k → £1.5k (▼ 87.5%)"
     ]
     assert report.volume_drops({}) == []
 

@@ -208,7 +208,7 @@ def test_split_bridge(fig):
 def test_comparison_notes(fig):
     assert report.comparison_notes(fig["metrics"], ["submissions", "paid_value"]) == [
         "Submissions: 4 against 1 in the same month last year (▲ 300.0%).",
-        "Paid value: £3,000 against £600 in the same month last year (▲ 400.0%).",
+        "Paid value: £3.0k against £600 in the same month last year (▲ 400.0%).",
     ]
     made_up = {
         "approval_rate": {"M": 0.5, "M_ly": 0.4, "YTD": 0.45, "YTD_prev": 0.5},
@@ -219,7 +219,7 @@ def test_comparison_notes(fig):
         "Approval rate: 50.0% against 40.0% in the same month last year (▲ 10.0 pp); "
         "45.0% year to date against 50.0% a year earlier (▼ 5.0 pp).",
         # From zero there is no percentage change.
-        "Paid value: £3,250 year to date against £0 a year earlier (–).",
+        "Paid value: £3.2k year to date against £0 a year earlier (–).",
     ]
 
 
