@@ -105,7 +105,7 @@ def test_success_uses_the_models_text_and_reports_usage(anthropic_standin, setti
     # The model sees the figures as the report shows them.
     assert "- Submissions (last week): 12; previous period: 9; change: ▲ 33.3%" in prompt
     assert "Approval rate (last week): 75.0%" in prompt
-    assert "Paid value (last week): £12,345; previous period: £15,000" in prompt
+    assert "Paid value (last week): £12.3k; previous period: £15.0k" in prompt
     assert "Subject: Harbour & Sons" in prompt
     pipeline_prompt = anthropic_standin.prompt_texts()
     assert any("One approved application has waited 31–90 days." in p for p in pipeline_prompt)
