@@ -13,7 +13,6 @@ import json
 from datetime import date
 
 import pytest
-from runner.settings import Settings
 
 from lib import formatting as fmt
 from lib import snapshot as snapshot_mod

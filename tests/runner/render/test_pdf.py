@@ -28,6 +28,7 @@ def _section_headings() -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.system("soffice")
 def test_pdf_has_libreoffices_pages_and_every_section_heading(board_pack_run):
     path = board_pack_run.path("report.pdf")
     assert str(path) in board_pack_run.result.targets[0].files
