@@ -416,7 +416,8 @@ def check_declarations(settings: Settings) -> tuple[list[Check], list[Any]]:
     """Each ``parameters/*.yaml`` loads and matches its notebook's parameters cell."""
     from runner import declarations
     from runner.execution import execute
-    from runner.run import INJECTED
+    from runner.render import system as render_system
+    from runner.run import injected
 
     checks: list[Check] = []
     loaded: list[Any] = []
@@ -436,11 +437,16 @@ def check_declarations(settings: Settings) -> tuple[list[Check], list[Any]]:
             notebook = settings.notebooks_dir / decl.notebook
             if not notebook.is_file():
                 raise ConfigError(f"notebook {notebook} not found", file=path, field="notebook")
+            declared = execute.notebook_parameters(notebook)
             execute.check_parameters(
                 notebook,
-                {**decl.parameters, **dict.fromkeys(INJECTED, "")},
+                {**decl.parameters, **dict.fromkeys(injected(declared), "")},
                 declaration=path,
             )
+            try:
+                render_system.check(decl.outputs)
+            except ConfigError as err:
+                raise ConfigError(err.detail, file=path, field=err.field) from None
         except BroadsheetError as err:
             checks.append(_fail(name, str(err), "fix the declaration or the notebook named"))
             continue

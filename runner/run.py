@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -41,6 +41,11 @@ INJECTED = ("snapshot", "as_of", "target", "windows", "cache_dir")
 # Injected only into notebooks that declare them, so a report that does not compare with
 # its last run needs no such parameter.
 OPTIONAL_INJECTED = ("previous_figures",)
+
+
+def injected(declared: Collection[str]) -> tuple[str, ...]:
+    """The parameters the runner sets in a notebook that declares ``declared``."""
+    return (*INJECTED, *(p for p in OPTIONAL_INJECTED if p in declared))
 
 
 def resolve_as_of(decl: Declaration, as_of: date | None, *, today: date | None = None) -> date:
@@ -154,7 +159,7 @@ def prepare(
     notebook = settings.notebooks_dir / decl.notebook
     declared = execute.notebook_parameters(notebook)
     optional = [p for p in OPTIONAL_INJECTED if p in declared]
-    base_parameters = {**decl.parameters, **dict.fromkeys((*INJECTED, *optional), "")}
+    base_parameters = {**decl.parameters, **dict.fromkeys(injected(declared), "")}
     declaration_file = settings.parameters_dir / f"{decl.name}.yaml"
     execute.check_parameters(notebook, base_parameters, declaration=declaration_file)
     try:

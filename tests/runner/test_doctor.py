@@ -262,3 +262,16 @@ def test_projected_growth_from_the_last_runs(project: Project) -> None:
     assert basis == ["tiny 3 run(s)"]
     check = doctor.check_outputs(project.settings, decls)
     assert check.status == "ok" and "projected growth 3.5 kB a week (tiny 3 run(s))" in check.why
+
+
+def test_a_missing_libreoffice_fails_the_board_pack(
+    demo_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runner.render import pdf
+
+    monkeypatch.setattr(pdf, "soffice", lambda: None)
+    done = demo_project.invoke("doctor")
+    assert done.returncode == 1
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith("fail")]
+    assert line.split()[:3] == ["fail", "report", "board_pack"]
+    assert "outputs" in line and "libreoffice-writer-nogui" in line
