@@ -26,6 +26,7 @@ from matplotlib.transforms import offset_copy
 
 from lib import formatting
 from lib.charts.colours import BASELINE, GRID, INK, SUBTLE
+from lib.charts.text import ELLIPSIS, plain
 
 if TYPE_CHECKING:
     from lib.charts.chart import Chart
@@ -38,6 +39,12 @@ _TITLE_PT, TEXT_PT, LABEL_PT = 12.0, 9.0, 8.5
 PAD = 12  # px around the figure
 _HEIGHT = 340  # px, cartesian charts
 _MIN_PLOT = 140  # px, the least height the plot area gets
+# The longest a category label drawn on one line under a chart may be: a long name is cut
+# with an ellipsis rather than take the height from the plot.
+MAX_X_LABEL = 200  # px
+# The tallest the rows of a horizontal bar chart or a donut's key get: more rows get
+# thinner (or the key says how many it leaves out), so a PNG stays a picture, not a scroll.
+MAX_ROWS = 1600  # px
 STYLE = {
     "font.family": "DejaVu Sans",  # ships with matplotlib: the same glyphs everywhere
     "font.size": TEXT_PT,
@@ -108,24 +115,47 @@ class Canvas:
         longest = sorted({t for t in texts if t}, key=lambda t: (len(t), t))[-3:]
         return max((self.measure(t, size) for t in longest), default=0.0)
 
-    def wrap(self, text: str, size: float, width: float, bold: bool = False) -> list[str]:
-        """``text`` in lines no wider than ``width`` (a long word stays whole)."""
+    def fit(self, text: str, size: float, width: float, bold: bool = False) -> str:
+        """``text`` as it is if no wider than ``width``, else cut with an ellipsis to fit."""
+        if self.measure(text, size, bold) <= width:
+            return text
+        lo, hi = 0, len(text) - 1  # the longest prefix that fits with the ellipsis
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.measure(text[:mid].rstrip() + ELLIPSIS, size, bold) <= width:
+                lo = mid
+            else:
+                hi = mid - 1
+        return text[:lo].rstrip() + ELLIPSIS
+
+    def wrap(
+        self, text: str, size: float, width: float, bold: bool = False, *, lines: int = 3
+    ) -> list[str]:
+        """``text`` in at most ``lines`` lines no wider than ``width``.
+
+        A word too long for a line (a 255-character name without a space) and the last
+        line, when more were needed, are cut with an ellipsis.
+        """
         full = self.measure(text, size, bold)
         if full <= width:
             return [text]
         chars = max(6, int(len(text) * width / full))
-        return textwrap.wrap(text, chars, break_long_words=False) or [text]
+        wrapped = textwrap.wrap(text, chars, break_long_words=False) or [text]
+        if len(wrapped) > lines:
+            wrapped = [*wrapped[: lines - 1], wrapped[lines - 1] + ELLIPSIS]
+        return [self.fit(line, size, width, bold) for line in wrapped]
 
     def header(
         self, title: str, legend: Sequence[tuple[str, str]] = (), *, line: bool = False
     ) -> float:
         """Plan the title and the legend rows under it; returns the px they take."""
         avail = self.width - 2 * PAD
-        self._title = self.wrap(title, _TITLE_PT, avail, bold=True)
+        self._title = self.wrap(plain(title), _TITLE_PT, avail, bold=True)
         top = PAD + len(self._title) * line_height(_TITLE_PT)
         rows: list[list[tuple[float, str, str]]] = []
         x = avail + 1
         for name, colour in legend:  # row-major, so the legend reads left to right
+            name = self.fit(plain(name), TEXT_PT, avail - 16)
             w = 16 + self.measure(name)
             if x + w > avail:
                 rows.append([])
@@ -278,12 +308,12 @@ def vertical(
     left = PAD + cv.widest(tick_texts) + 8
     right = cv.width - PAD
     if line and labels:  # the latest x label is centred on the last point: keep it in
-        right -= max(0.0, cv.measure(labels[-1]) / 2 - 8)
+        right -= max(0.0, cv.measure(cv.fit(labels[-1], TEXT_PT, MAX_X_LABEL)) / 2 - 8)
     n = len(labels)
     slot = (right - left) / max(n, 1)
     positions, texts, rotation, x_h = _x_labels(cv, labels, slot, thin=line)
     if rotation:  # labels turned 45° reach left of their bar: keep the first one in
-        left = max(left, PAD + cv.widest(labels) * 0.71 + 4 - slot / 2)
+        left = max(left, PAD + cv.widest(texts) * 0.71 + 4 - slot / 2)
         slot = (right - left) / max(n, 1)
     bottom = height - PAD - x_h - 4
     if bottom - top < _MIN_PLOT:
@@ -319,17 +349,22 @@ def _x_labels(
     widest = cv.widest(labels)
     if widest <= slot - 6:
         return list(range(n)), labels, 0, line_h
+    # Labels that stay on one line (thinned or turned) are cut to a common length.
+    capped = [cv.fit(t, TEXT_PT, MAX_X_LABEL) for t in labels]
     if thin:  # every k-th x value, counting back from the latest so it is always labelled
-        k = math.ceil((widest + 10) / slot)
+        k = math.ceil((cv.widest(capped) + 10) / slot)
         keep = list(range(n - 1, -1, -k))[::-1]
-        return keep, [labels[i] for i in keep], 0, line_h
+        return keep, [capped[i] for i in keep], 0, line_h
     longest = max(labels, key=len)
     chars = int((slot - 6) * len(longest) / cv.measure(longest))
     if chars >= 4:
         wrapped = [textwrap.wrap(t, chars, break_long_words=False) or [t] for t in labels]
         if all(len(w) <= 2 and all(len(s) <= chars for s in w) for w in wrapped):
             return list(range(n)), ["\n".join(w) for w in wrapped], 0, 2 * line_h
-    return list(range(n)), labels, 45, (widest + line_h) * 0.71
+    # Turned 45°, neighbours are slot * 0.71 apart: too close to read, label every k-th.
+    k = math.ceil(line_h / (slot * 0.71))
+    keep = list(range(0, n, k))
+    return keep, [capped[i] for i in keep], 45, (cv.widest(capped) + line_h) * 0.71
 
 
 def fits(cv: Canvas, texts: Iterable[str], room: float) -> bool:

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from lib.charts.text import plain
+
 if TYPE_CHECKING:
     from lib.charts.chart import Chart
 
@@ -70,13 +72,14 @@ def iso_day(text: str) -> date | None:
 
 
 def display_labels(categories: Sequence[str], *, year: bool = False) -> list[str]:
-    """Labels for categories: ISO days as ``Jan 2026`` (all month starts) or ``5 Jan``.
+    """Labels for categories: ISO days as ``Jan 2026`` (all month starts) or ``5 Jan``;
+    other text as :func:`lib.charts.text.plain` (one line, no control characters).
 
     Days show their year when they span years, or always with ``year`` (alt text).
     """
     days = [iso_day(c) for c in categories]
     if not categories or any(d is None for d in days):
-        return list(categories)
+        return [plain(c) for c in categories]
     if all(d.day == 1 for d in days):  # type: ignore[union-attr]
         return [d.strftime("%b %Y") for d in days]  # type: ignore[union-attr]
     one_year = not year and len({d.year for d in days}) == 1  # type: ignore[union-attr]
@@ -101,7 +104,7 @@ def waterfall_steps(c: Chart) -> list[tuple[str, float, float, str]]:
         if v is not None:
             steps.append((lab, level, float(v), "change"))
             level += v
-    steps.append((c.options.get("total_label", "Total"), 0.0, level, "total"))
+    steps.append((plain(c.options.get("total_label", "Total")), 0.0, level, "total"))
     return steps
 
 

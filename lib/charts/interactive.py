@@ -32,11 +32,39 @@ from lib.charts.data import (
     waterfall_steps,
 )
 from lib.charts.labels import compact_label, funnel_texts, waterfall_texts
+from lib.charts.text import plain, shorten
 
 if TYPE_CHECKING:
     from lib.charts.chart import Chart
 
 WEB_FONT = '"Segoe UI", "Helvetica Neue", Arial, sans-serif'  # report.css's font
+# The longest category label or legend entry plotly prints; the hover shows it in full.
+TICK_CHARS = 40
+
+
+def _text(text: str) -> str:
+    """Display text for plotly, which reads every label as HTML (``<b>``, ``<a href>``)."""
+    return escape(plain(text), quote=False)
+
+
+def _names(labels: Sequence[str]) -> list[str]:
+    """Category names as plotly gets them (``labels`` are display labels)."""
+    return [escape(label, quote=False) for label in labels]
+
+
+def _ticks(labels: Sequence[str]) -> dict[str, Any]:
+    """Axis settings printing long category labels cut short; none when all are short."""
+    short = [shorten(label, TICK_CHARS) for label in labels]
+    if short == list(labels):
+        return {}
+    return {"tickmode": "array", "tickvals": _names(labels), "ticktext": _names(short)}
+
+
+def _series_name(name: str) -> dict[str, Any]:
+    """A trace's legend name, cut short when long; the full name rides along for hover."""
+    full = _text(name)
+    short = escape(shorten(plain(name), TICK_CHARS), quote=False)
+    return {"name": short} if short == full else {"name": short, "meta": full}
 
 
 def _plotly_axis(unit: str, *, percent: bool = False) -> dict[str, Any]:
@@ -63,7 +91,7 @@ def plotly_figure(c: Chart) -> dict[str, Any]:
         "height": 380,
         "font": {"family": WEB_FONT, "size": 13, "color": INK},
         "title": {
-            "text": f"<b>{escape(c.title, quote=False)}</b>",  # plotly reads titles as HTML
+            "text": f"<b>{_text(c.title)}</b>",
             "x": 0,
             "xref": "container",
             "xanchor": "left",
@@ -107,15 +135,17 @@ def _bars(
         "cliponaxis": False,
         "hovertext": _full(x if horizontal else y, c.unit),
         "hovertemplate": ("%{y}" if horizontal else "%{x}")
-        + ("<br>%{fullData.name}" if "name" in extra else "")
+        + ("<br>%{meta}" if "meta" in extra else "<br>%{fullData.name}" if "name" in extra else "")
         + ": %{hovertext}<extra></extra>",
         **extra,
     }
 
 
-def _category_axes(c: Chart, layout: dict[str, Any], *, percent: bool = False) -> None:
+def _category_axes(
+    c: Chart, layout: dict[str, Any], labels: Sequence[str], *, percent: bool = False
+) -> None:
     # "category" stops plotly reading labels such as "2025" or "Jan 2026" as numbers/dates.
-    layout["xaxis"]["type"] = "category"
+    layout["xaxis"].update(type="category", **_ticks(labels))
     layout["yaxis"].update(_plotly_axis(c.unit, percent=percent))
 
 
@@ -129,52 +159,73 @@ def _plotly_line(c: Chart, layout: dict[str, Any]) -> list[dict[str, Any]]:
         ticks = c.categories[::-1][:: math.ceil(n / 8)][::-1]
         layout["xaxis"].update(type="date", hoverformat=fmt, tickformat=fmt, tickvals=ticks)
         extra["xhoverformat"] = fmt
+        x = c.categories
     else:
-        layout["xaxis"]["type"] = "category"
+        labels = display_labels(c.categories)
+        layout["xaxis"].update(type="category", **_ticks(labels))
+        x = _names(labels)
     layout["yaxis"].update(
         _plotly_axis(c.unit), rangemode="tozero" if line_from_zero(c) else "normal"
     )
-    return [
-        {
-            "type": "scatter",
-            "mode": "lines+markers" if n <= 24 else "lines",
-            "name": name,
-            "x": c.categories,
-            "y": vals,
-            "line": {"color": colours[name], "width": 2.5},
-            "marker": {"size": 6},
-            "hovertext": _full(vals, c.unit),
-            "hovertemplate": "%{x}<br>%{fullData.name}: %{hovertext}<extra></extra>",
-            **extra,
-        }
-        for name, vals in c.series.items()
-    ]
+    traces = []
+    for name, vals in c.series.items():
+        named = _series_name(name)
+        who = "%{meta}" if "meta" in named else "%{fullData.name}"
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers" if n <= 24 else "lines",
+                **named,
+                "x": x,
+                "y": vals,
+                "line": {"color": colours[name], "width": 2.5},
+                "marker": {"size": 6},
+                "hovertext": _full(vals, c.unit),
+                "hovertemplate": f"%{{x}}<br>{who}: %{{hovertext}}<extra></extra>",
+                **extra,
+            }
+        )
+    return traces
 
 
 def _plotly_hbar(
     c: Chart, layout: dict[str, Any], texts: list[str], colours: list[str]
 ) -> list[dict[str, Any]]:
-    vals = c.series[VALUE]
+    vals, labels = c.series[VALUE], display_labels(c.categories)
     layout["height"] = 90 + 30 * len(vals)
-    layout["yaxis"] = {"automargin": True, "type": "category", "autorange": "reversed", "ticks": ""}
+    layout["yaxis"] = {
+        "automargin": True,
+        "type": "category",
+        "autorange": "reversed",
+        "ticks": "",
+        **_ticks(labels),
+    }
     layout["xaxis"] = {"visible": False}
-    return [_bars(c, vals, display_labels(c.categories), colours, texts, orientation="h")]
+    return [_bars(c, vals, _names(labels), colours, texts, orientation="h")]
 
 
 def _plotly_bar(c: Chart, layout: dict[str, Any]) -> list[dict[str, Any]]:
     vals, colours = c.series[VALUE], bar_colours(c)
     if c.options.get("horizontal"):
         return _plotly_hbar(c, layout, compact_label(vals, c.unit), colours)
-    _category_axes(c, layout)
-    return [_bars(c, display_labels(c.categories), vals, colours, compact_label(vals, c.unit))]
+    labels = display_labels(c.categories)
+    _category_axes(c, layout, labels)
+    return [_bars(c, _names(labels), vals, colours, compact_label(vals, c.unit))]
 
 
 def _plotly_grouped(c: Chart, layout: dict[str, Any]) -> list[dict[str, Any]]:
     colours, labels = series_colours(c), display_labels(c.categories)
     layout["barmode"] = "group"
-    _category_axes(c, layout)
+    _category_axes(c, layout, labels)
     return [
-        _bars(c, labels, vals, colours[name], compact_label(vals, c.unit), name=name)
+        _bars(
+            c,
+            _names(labels),
+            vals,
+            colours[name],
+            compact_label(vals, c.unit),
+            **_series_name(name),
+        )
         for name, vals in c.series.items()
     ]
 
@@ -186,10 +237,11 @@ def _plotly_stacked(c: Chart, layout: dict[str, Any]) -> list[dict[str, Any]]:
     totals = [total_of(col) for col in columns]
     # barnorm keeps the raw values in the data; plotly works out the shares.
     layout.update(barmode="relative", barnorm="fraction" if percent else "")
-    _category_axes(c, layout, percent=percent)
+    _category_axes(c, layout, labels, percent=percent)
+    x = _names(labels)
     traces = []
     for name, vals in c.series.items():
-        trace = _bars(c, labels, vals, colours[name], [], name=name, textposition="none")
+        trace = _bars(c, x, vals, colours[name], [], **_series_name(name), textposition="none")
         trace["marker"]["line"] = {"color": "#ffffff", "width": 0.5}
         if percent:
             pct = [
@@ -212,7 +264,7 @@ def _plotly_stacked(c: Chart, layout: dict[str, Any]) -> list[dict[str, Any]]:
             {
                 "type": "scatter",
                 "mode": "text",
-                "x": labels,
+                "x": x,
                 "y": tops,
                 "text": compact_label(totals, c.unit),
                 "textposition": "top center",
@@ -239,10 +291,17 @@ def _plotly_donut(c: Chart, layout: dict[str, Any]) -> list[dict[str, Any]]:
     layout["annotations"] = [
         {"text": f"<b>{total}</b><br>Total", "showarrow": False, "font": {"size": 15}}
     ]
+    names = _names([labels[i] for i in keep])
+    short = _names([shorten(labels[i], TICK_CHARS) for i in keep])
+    # Slices of one label are summed by plotly: cut names short only if they stay distinct.
+    named: dict[str, Any] = {"labels": names}
+    if short != names and len(set(short)) == len(short):
+        named = {"labels": short, "text": names}
+    who = "%{text}" if "text" in named else "%{label}"
     return [
         {
             "type": "pie",
-            "labels": [labels[i] for i in keep],
+            **named,
             "values": [vals[i] for i in keep],
             "hole": 0.58,
             "sort": False,
@@ -254,7 +313,7 @@ def _plotly_donut(c: Chart, layout: dict[str, Any]) -> list[dict[str, Any]]:
             "textinfo": "percent",
             "insidetextorientation": "horizontal",
             "hovertext": _full([vals[i] for i in keep], c.unit),
-            "hovertemplate": "%{label}: %{hovertext} (%{percent})<extra></extra>",
+            "hovertemplate": f"{who}: %{{hovertext}} (%{{percent}})<extra></extra>",
         }
     ]
 
@@ -265,8 +324,9 @@ def _plotly_funnel(c: Chart, layout: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _plotly_waterfall(c: Chart, layout: dict[str, Any]) -> list[dict[str, Any]]:
     steps = waterfall_steps(c)
-    _category_axes(c, layout)
-    x, y, base = [s[0] for s in steps], [s[2] for s in steps], [s[1] for s in steps]
+    labels = [s[0] for s in steps]
+    _category_axes(c, layout, labels)
+    x, y, base = _names(labels), [s[2] for s in steps], [s[1] for s in steps]
     trace = _bars(
         c, x, y, waterfall_colours(steps), waterfall_texts(c, steps, compact=True), base=base
     )

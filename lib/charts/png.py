@@ -10,6 +10,8 @@ are process-global: draw from one thread at a time (the runner fans out in proce
 from __future__ import annotations
 
 import io
+import math
+import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -22,6 +24,7 @@ from lib import formatting
 from lib.charts.canvas import (
     LABEL_PT,
     LAYOUT_DPI,
+    MAX_ROWS,
     PAD,
     STYLE,
     TEXT_PT,
@@ -55,6 +58,7 @@ if TYPE_CHECKING:
     from lib.charts.chart import Chart
 
 _PNG_COMPRESSION = 6  # zlib's default: level 3 saves ~3 ms a chart but adds ~15 % bytes
+LABEL_SHARE = 0.42  # the most of a horizontal chart's width its category labels take
 
 
 def _array(vals: Sequence[int | float | None]) -> np.ndarray:
@@ -182,12 +186,18 @@ def _mpl_hbar(cv: Canvas, c: Chart, texts: list[str], colours: list[str]) -> Non
     vals, labels = c.series[VALUE], display_labels(c.categories)
     n = len(vals)
     top = cv.header(c.title)
-    wrapped = [cv.wrap(label, TEXT_PT, 0.42 * cv.width) for label in labels]
-    label_w = max(cv.measure(s) for w in wrapped for s in w)
+    column = LABEL_SHARE * cv.width  # the label column never takes more than its share
+    wrapped = [cv.wrap(label, TEXT_PT, column, lines=2) for label in labels]
     slot = 26 if all(len(w) == 1 for w in wrapped) else 38
+    keep = list(range(n))
+    if n * slot > MAX_ROWS:  # many bars: thinner ones, labelled on one line, every k-th
+        slot = min(26, MAX_ROWS / n)
+        keep = keep[:: math.ceil(line_height(TEXT_PT) / slot)]
+        wrapped = [[cv.fit(label, TEXT_PT, column)] for label in labels]
+    label_w = max((cv.measure(s) for i in keep for s in wrapped[i]), default=0.0)
     left, right = PAD + label_w + 8, cv.width - PAD
     lo, hi = _span(c)
-    text_w = cv.widest(texts, LABEL_PT) + 8
+    text_w = cv.widest([texts[i] for i in keep], LABEL_PT) + 8
     bars_w = max((right - left) - text_w * ((hi > 0) + (lo < 0)), 0.3 * (right - left))
     per_px = ((hi - lo) or 1.0) / bars_w  # data units per px
     height = top + n * slot + PAD
@@ -196,7 +206,7 @@ def _mpl_hbar(cv: Canvas, c: Chart, texts: list[str], colours: list[str]) -> Non
     idx = [i for i, v in enumerate(vals) if v is not None]
     ax.barh(idx, [vals[i] for i in idx], height=0.68, color=[colours[i] for i in idx])
     ax.set_ylim(n - 0.5, -0.5)
-    ax.set_yticks(range(n), ["\n".join(w) for w in wrapped])
+    ax.set_yticks(keep, ["\n".join(wrapped[i]) for i in keep])
     x0 = lo - (text_w * per_px if lo < 0 else 0)
     x1 = hi + (text_w * per_px if hi > 0 else 0)
     # All values zero (an empty month): give the axis a width rather than a singular range.
@@ -204,7 +214,7 @@ def _mpl_hbar(cv: Canvas, c: Chart, texts: list[str], colours: list[str]) -> Non
     ax.xaxis.set_visible(False)
     ax.spines["bottom"].set_visible(False)
     ax.axvline(0, color=BASELINE, lw=0.8)
-    cv.labels(ax, range(n), vals, texts, horizontal=True)
+    cv.labels(ax, keep, [vals[i] for i in keep], [texts[i] for i in keep], horizontal=True)
 
 
 def _mpl_funnel(cv: Canvas, c: Chart) -> None:
@@ -225,9 +235,17 @@ def _mpl_donut(cv: Canvas, c: Chart) -> None:
         for v in vals
     ]
     value_w = cv.widest(values) + 8
-    names = [cv.wrap(label, TEXT_PT, cv.width - PAD - x0 - 16 - value_w) for label in labels]
+    name_w = max(cv.width - PAD - x0 - 16 - value_w, 60.0)
+    names = [cv.wrap(label, TEXT_PT, name_w, lines=2) for label in labels]
     rows = [len(w) * line_height(TEXT_PT) + 6 for w in names]
-    height = top + max(ring, sum(rows)) + PAD
+    # A key too long for the picture ends with a line saying how many parts it leaves out
+    # (the alt text and the report's tables name every one).
+    shown = len(rows)
+    while sum(rows[:shown]) > MAX_ROWS:
+        shown -= 1
+    more = len(rows) - shown
+    key_h = sum(rows[:shown]) + (line_height(TEXT_PT) + 6 if more else 0)
+    height = top + max(ring, key_h) + PAD
     cv.size(height)
     ax = cv.axes(PAD, top, PAD + ring, top + ring)
     keep = [i for i, v in enumerate(vals) if v is not None and v > 0]
@@ -252,8 +270,8 @@ def _mpl_donut(cv: Canvas, c: Chart) -> None:
         fontproperties=font_properties(13, True),
     )
     ax.text(0, -0.02, "Total", ha="center", va="top", color=SUBTLE)
-    y = top + max(0.0, (ring - sum(rows)) / 2)
-    for name, text, colour, row in zip(names, values, colours, rows, strict=True):
+    y = top + max(0.0, (ring - key_h) / 2)
+    for name, text, colour, row in list(zip(names, values, colours, rows, strict=True))[:shown]:
         mid = y + line_height(TEXT_PT) / 2 + 3
         mark = Rectangle(
             (cv.fx(x0), cv.fy(mid + 5)),
@@ -270,6 +288,8 @@ def _mpl_donut(cv: Canvas, c: Chart) -> None:
             cv.fx(cv.width - PAD), cv.fy(mid), text, ha="right", va="center_baseline", color=SUBTLE
         )
         y += row
+    if more:
+        cv.fig.text(cv.fx(x0 + 16), cv.fy(y + 3), f"and {more} more", va="top", color=SUBTLE)
 
 
 def _mpl_waterfall(cv: Canvas, c: Chart) -> None:
@@ -313,15 +333,28 @@ _MPL: dict[str, Callable[[Canvas, Chart], None]] = {
 }
 
 
-def draw_png(c: Chart, width_px: int, scale: float) -> bytes:
+def draw(c: Chart, width_px: int, scale: float) -> Canvas:
+    """The chart drawn on a canvas ``width_px`` CSS px wide, ``scale`` times denser.
+
+    Characters the house font lacks (CJK, most emoji) are drawn as boxes; matplotlib's
+    warning about each is expected here and would only reach the report's stderr.
+    """
     if width_px < 240 or not scale > 0:
         raise ValueError(f"a PNG needs width_px >= 240 and scale > 0, got {width_px} and {scale}")
     # after_reset: matplotlib's defaults under the house style, whatever the notebook set.
-    with matplotlib.style.context(STYLE, after_reset=True):
+    with matplotlib.style.context(STYLE, after_reset=True), warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning
+        )
         cv = Canvas(width_px, scale)
         (_MPL[c.kind] if has_data(c) else _mpl_empty)(cv, c)
         cv.agg.draw()
-        pixels = np.asarray(cv.agg.buffer_rgba())[:, :, :3]  # opaque: RGB is smaller
+    return cv
+
+
+def draw_png(c: Chart, width_px: int, scale: float) -> bytes:
+    cv = draw(c, width_px, scale)
+    pixels = np.asarray(cv.agg.buffer_rgba())[:, :, :3]  # opaque: RGB is smaller
     dpi = round(LAYOUT_DPI * scale)
     out = io.BytesIO()
     # PIL writes no text chunks (no "Software", no timestamp): same chart, same bytes.
