@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -18,7 +19,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
+from matplotlib.font_manager import FontProperties, findfont
+from matplotlib.ft2font import FT2Font
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
@@ -31,6 +33,7 @@ from lib.charts.text import ELLIPSIS, plain
 if TYPE_CHECKING:
     from lib.charts.chart import Chart
 
+REPLACEMENT = "\ufffd"
 # Layout happens in CSS pixels at 100 per inch, so a 600 px chart is 6 in wide in Word
 # and a point is 100/72 px: the smallest text (8.5 pt) is 11.8 px at 600 px wide.
 LAYOUT_DPI = 100
@@ -77,6 +80,21 @@ def font_properties(size: float, bold: bool = False) -> FontProperties:
     return FontProperties(family="DejaVu Sans", size=size, weight="bold" if bold else "normal")
 
 
+@cache
+def _has_glyph(ch: str) -> bool:
+    fonts = [FT2Font(findfont(font_properties(TEXT_PT, bold))) for bold in (False, True)]
+    return all(font.get_char_index(ord(ch)) for font in fonts)
+
+
+def drawable(text: str) -> str:
+    """``text`` as the PNG draws it: :func:`lib.charts.text.plain`, and what the house font
+    lacks (CJK, some marks) as U+FFFD, marks dropped (missing glyphs have no sane size)."""
+    return "".join(
+        ch if _has_glyph(ch) else "" if unicodedata.combining(ch) else REPLACEMENT
+        for ch in plain(text)
+    )
+
+
 def line_height(size: float) -> float:
     return size * _PT * 1.25
 
@@ -109,11 +127,9 @@ class Canvas:
         return self._widths[key]
 
     def widest(self, texts: Iterable[str], size: float = TEXT_PT) -> float:
-        """The widest of ``texts``; only the three longest are measured (speed)."""
-        # Sort by (length, text): a set's order depends on the hash seed, and ties must not
-        # decide which texts are measured, or the same chart draws differently per process.
-        longest = sorted({t for t in texts if t}, key=lambda t: (len(t), t))[-3:]
-        return max((self.measure(t, size) for t in longest), default=0.0)
+        """The widest of ``texts``, each measured: the character count is no guide to the
+        width of names in any script (soft hyphens, marks, wide letters)."""
+        return max((self.measure(t, size) for t in set(texts) if t), default=0.0)
 
     def fit(self, text: str, size: float, width: float, bold: bool = False) -> str:
         """``text`` as it is if no wider than ``width``, else cut with an ellipsis to fit."""
@@ -150,12 +166,12 @@ class Canvas:
     ) -> float:
         """Plan the title and the legend rows under it; returns the px they take."""
         avail = self.width - 2 * PAD
-        self._title = self.wrap(plain(title), _TITLE_PT, avail, bold=True)
+        self._title = self.wrap(drawable(title), _TITLE_PT, avail, bold=True)
         top = PAD + len(self._title) * line_height(_TITLE_PT)
         rows: list[list[tuple[float, str, str]]] = []
         x = avail + 1
         for name, colour in legend:  # row-major, so the legend reads left to right
-            name = self.fit(plain(name), TEXT_PT, avail - 16)
+            name = self.fit(drawable(name), TEXT_PT, avail - 16)
             w = 16 + self.measure(name)
             if x + w > avail:
                 rows.append([])
@@ -257,8 +273,11 @@ def _value_ticks(lo: float, hi: float, unit: str, percent: bool = False) -> np.n
         lo, hi = (lo - step if lo < 0 or lo - step >= 0 else 0.0), hi + step
     locator = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10], integer=unit == "count")
     ticks = locator.tick_values(lo, hi)
-    first = int(np.flatnonzero(ticks <= lo + 1e-12 * abs(lo))[-1])
-    last = int(np.flatnonzero(ticks >= hi - 1e-12 * abs(hi))[0])
+    # Tolerance on the span, not on the value: -1e-17 (a float's rounding) is zero here.
+    tol = 1e-9 * (hi - lo)
+    below, above = np.flatnonzero(ticks <= lo + tol), np.flatnonzero(ticks >= hi - tol)
+    first = int(below[-1]) if below.size else 0
+    last = int(above[0]) if above.size else len(ticks) - 1
     return ticks[first : last + 1]
 
 
@@ -359,7 +378,9 @@ def _x_labels(
     chars = int((slot - 6) * len(longest) / cv.measure(longest))
     if chars >= 4:
         wrapped = [textwrap.wrap(t, chars, break_long_words=False) or [t] for t in labels]
-        if all(len(w) <= 2 and all(len(s) <= chars for s in w) for w in wrapped):
+        # Characters are a guess at width (combining marks have none, digits are wide):
+        # the lines are measured before they are kept.
+        if all(len(w) <= 2 and all(cv.measure(s) <= slot - 6 for s in w) for w in wrapped):
             return list(range(n)), ["\n".join(w) for w in wrapped], 0, 2 * line_h
     # Turned 45°, neighbours are slot * 0.71 apart: too close to read, label every k-th.
     k = math.ceil(line_h / (slot * 0.71))

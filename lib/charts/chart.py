@@ -19,6 +19,7 @@ from lib.charts.alt import describe
 from lib.charts.data import KINDS, SINGLE, UNITS, VALUE, as_category, as_number, display_labels
 from lib.charts.interactive import plotly_figure
 from lib.charts.png import draw_png
+from lib.charts.text import plain
 from lib.contract import PLOTLY_MIME
 from lib.errors import UnknownNameError
 
@@ -91,7 +92,8 @@ class Chart:
         object.__setattr__(self, "categories", cats)
         object.__setattr__(self, "series", series)
         object.__setattr__(self, "options", json.loads(json.dumps(self.options)))  # own copy
-        object.__setattr__(self, "alt", " ".join(str(self.alt).split()) or describe(self))
+        # One line without controls: alt text goes into attributes, Word and plain text.
+        object.__setattr__(self, "alt", plain(str(self.alt)) or plain(describe(self)))
 
     def to_dict(self) -> dict[str, Any]:
         """The chart as plain JSON values (every field)."""

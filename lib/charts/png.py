@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -29,6 +28,7 @@ from lib.charts.canvas import (
     STYLE,
     TEXT_PT,
     Canvas,
+    drawable,
     fits,
     font_properties,
     line_height,
@@ -61,6 +61,10 @@ _PNG_COMPRESSION = 6  # zlib's default: level 3 saves ~3 ms a chart but adds ~15
 LABEL_SHARE = 0.42  # the most of a horizontal chart's width its category labels take
 
 
+def _labels(c: Chart) -> list[str]:
+    return [drawable(label) for label in display_labels(c.categories)]
+
+
 def _array(vals: Sequence[int | float | None]) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in vals], dtype=float)
 
@@ -75,7 +79,7 @@ def _mpl_line(cv: Canvas, c: Chart) -> None:
     present = [v for vals in c.series.values() for v in vals if v is not None]
     lo = 0.0 if line_from_zero(c) else min(present)
     legend = [(name, colours[name]) for name in c.series] if len(c.series) > 1 else []
-    plot = vertical(cv, c, display_labels(c.categories), lo, max(present), legend=legend, line=True)
+    plot = vertical(cv, c, _labels(c), lo, max(present), legend=legend, line=True)
     x = np.arange(n)
     for name, vals in c.series.items():
         y = _array(vals)
@@ -102,7 +106,7 @@ def _mpl_bar(cv: Canvas, c: Chart) -> None:
     if c.options.get("horizontal"):
         _mpl_hbar(cv, c, texts, colours)
         return
-    plot = vertical(cv, c, display_labels(c.categories), *_span(c), room=True)
+    plot = vertical(cv, c, _labels(c), *_span(c), room=True)
     idx = [i for i, v in enumerate(vals) if v is not None]
     plot.ax.bar(idx, [vals[i] for i in idx], width=0.7, color=[colours[i] for i in idx])
     if fits(cv, texts, plot.slot - 2):
@@ -112,7 +116,7 @@ def _mpl_bar(cv: Canvas, c: Chart) -> None:
 def _mpl_grouped(cv: Canvas, c: Chart) -> None:
     colours, k, n = series_colours(c), len(c.series), len(c.categories)
     legend = [(name, colours[name]) for name in c.series] if k > 1 else []
-    plot = vertical(cv, c, display_labels(c.categories), *_span(c), legend=legend, room=True)
+    plot = vertical(cv, c, _labels(c), *_span(c), legend=legend, room=True)
     width = 0.8 / k
     texts = {name: compact_label(vals, c.unit) for name, vals in c.series.items()}
     show = fits(cv, (t for ts in texts.values() for t in ts), plot.slot * width - 2)
@@ -139,7 +143,7 @@ def _mpl_stacked(cv: Canvas, c: Chart) -> None:
     plot = vertical(
         cv,
         c,
-        display_labels(c.categories),
+        _labels(c),
         lo,
         hi,
         legend=legend,
@@ -183,22 +187,35 @@ def _mpl_stacked(cv: Canvas, c: Chart) -> None:
 
 def _mpl_hbar(cv: Canvas, c: Chart, texts: list[str], colours: list[str]) -> None:
     """Horizontal bars, top to bottom in the given order, value-labelled (bar, funnel)."""
-    vals, labels = c.series[VALUE], display_labels(c.categories)
+    vals, labels = c.series[VALUE], _labels(c)
     n = len(vals)
     top = cv.header(c.title)
-    column = LABEL_SHARE * cv.width  # the label column never takes more than its share
-    wrapped = [cv.wrap(label, TEXT_PT, column, lines=2) for label in labels]
-    slot = 26 if all(len(w) == 1 for w in wrapped) else 38
+    lo, hi = _span(c)
     keep = list(range(n))
+    slot = 26.0
     if n * slot > MAX_ROWS:  # many bars: thinner ones, labelled on one line, every k-th
-        slot = min(26, MAX_ROWS / n)
+        slot = MAX_ROWS / n
         keep = keep[:: math.ceil(line_height(TEXT_PT) / slot)]
+    text_w = cv.widest([texts[i] for i in keep], LABEL_PT) + 8
+    # Value labels go past each bar's end: right of positive, zero and missing values, left
+    # of negative ones. Labels too wide for half the chart are left to the alt text.
+    rightward, leftward = any(v is None or v >= 0 for v in vals), lo < 0
+    show = text_w * (rightward + leftward) <= 0.5 * (cv.width - 2 * PAD)
+    sides = (rightward + leftward) if show else 0
+    # The label column never takes more than its share, nor room the value labels and a
+    # fifth of the chart for the bars need.
+    column = LABEL_SHARE * cv.width
+    column = max(min(column, cv.width * 0.8 - 2 * PAD - 8 - sides * text_w), 40.0)
+    if slot < 26:
         wrapped = [[cv.fit(label, TEXT_PT, column)] for label in labels]
+    else:
+        wrapped = [cv.wrap(label, TEXT_PT, column, lines=2) for label in labels]
+        slot = 26 if all(len(w) == 1 for w in wrapped) else 38
+        if n * slot > MAX_ROWS:  # two-line labels would make too tall a chart
+            slot, wrapped = 26, [[cv.fit(label, TEXT_PT, column)] for label in labels]
     label_w = max((cv.measure(s) for i in keep for s in wrapped[i]), default=0.0)
     left, right = PAD + label_w + 8, cv.width - PAD
-    lo, hi = _span(c)
-    text_w = cv.widest([texts[i] for i in keep], LABEL_PT) + 8
-    bars_w = max((right - left) - text_w * ((hi > 0) + (lo < 0)), 0.3 * (right - left))
+    bars_w = max((right - left) - text_w * sides, 1.0)
     per_px = ((hi - lo) or 1.0) / bars_w  # data units per px
     height = top + n * slot + PAD
     cv.size(height)
@@ -207,14 +224,15 @@ def _mpl_hbar(cv: Canvas, c: Chart, texts: list[str], colours: list[str]) -> Non
     ax.barh(idx, [vals[i] for i in idx], height=0.68, color=[colours[i] for i in idx])
     ax.set_ylim(n - 0.5, -0.5)
     ax.set_yticks(keep, ["\n".join(wrapped[i]) for i in keep])
-    x0 = lo - (text_w * per_px if lo < 0 else 0)
-    x1 = hi + (text_w * per_px if hi > 0 else 0)
+    x0 = lo - (text_w * per_px if leftward and show else 0)
+    x1 = hi + (text_w * per_px if rightward and show else 0)
     # All values zero (an empty month): give the axis a width rather than a singular range.
     ax.set_xlim(x0, x1 if x1 > x0 else x0 + 1.0)
     ax.xaxis.set_visible(False)
     ax.spines["bottom"].set_visible(False)
     ax.axvline(0, color=BASELINE, lw=0.8)
-    cv.labels(ax, keep, [vals[i] for i in keep], [texts[i] for i in keep], horizontal=True)
+    if show:
+        cv.labels(ax, keep, [vals[i] for i in keep], [texts[i] for i in keep], horizontal=True)
 
 
 def _mpl_funnel(cv: Canvas, c: Chart) -> None:
@@ -222,7 +240,7 @@ def _mpl_funnel(cv: Canvas, c: Chart) -> None:
 
 
 def _mpl_donut(cv: Canvas, c: Chart) -> None:
-    vals, labels, colours = c.series[VALUE], display_labels(c.categories), bar_colours(c)
+    vals, labels, colours = c.series[VALUE], _labels(c), bar_colours(c)
     whole = total_of(v for v in vals if v is not None and v > 0) or 0
     top = cv.header(c.title)
     ring = 200  # px across
@@ -261,14 +279,10 @@ def _mpl_donut(cv: Canvas, c: Chart) -> None:
         ax.pie([1], colors=[GRID], wedgeprops={"width": 0.36})
     ax.set_aspect("equal")
     ax.set_axis_off()
-    ax.text(
-        0,
-        0.06,
-        formatting.value(whole, c.unit, compact=True),
-        ha="center",
-        va="bottom",
-        fontproperties=font_properties(13, True),
-    )
+    total = formatting.value(whole, c.unit, compact=True)
+    # Hours and counts do not compact: a huge total steps down to fit across the ring.
+    size = next((pt for pt in (13, 11, 9) if cv.measure(total, pt, True) <= ring - 24), LABEL_PT)
+    ax.text(0, 0.06, total, ha="center", va="bottom", fontproperties=font_properties(size, True))
     ax.text(0, -0.02, "Total", ha="center", va="top", color=SUBTLE)
     y = top + max(0.0, (ring - key_h) / 2)
     for name, text, colour, row in list(zip(names, values, colours, rows, strict=True))[:shown]:
@@ -295,7 +309,8 @@ def _mpl_donut(cv: Canvas, c: Chart) -> None:
 def _mpl_waterfall(cv: Canvas, c: Chart) -> None:
     steps = waterfall_steps(c)
     ends = [v for _, base, h, _ in steps for v in (base, base + h)]
-    plot = vertical(cv, c, [s[0] for s in steps], min(0.0, *ends), max(0.0, *ends), room=True)
+    labels = [drawable(s[0]) for s in steps]
+    plot = vertical(cv, c, labels, min(0.0, *ends), max(0.0, *ends), room=True)
     ax, m = plot.ax, len(steps)
     colours = waterfall_colours(steps)
     ax.bar(range(m), [s[2] for s in steps], bottom=[s[1] for s in steps], width=0.64, color=colours)
@@ -334,29 +349,26 @@ _MPL: dict[str, Callable[[Canvas, Chart], None]] = {
 
 
 def draw(c: Chart, width_px: int, scale: float) -> Canvas:
-    """The chart drawn on a canvas ``width_px`` CSS px wide, ``scale`` times denser.
-
-    Characters the house font lacks (CJK, most emoji) are drawn as boxes; matplotlib's
-    warning about each is expected here and would only reach the report's stderr.
-    """
+    """The chart drawn on a canvas ``width_px`` CSS px wide, ``scale`` times denser."""
     if width_px < 240 or not scale > 0:
         raise ValueError(f"a PNG needs width_px >= 240 and scale > 0, got {width_px} and {scale}")
     # after_reset: matplotlib's defaults under the house style, whatever the notebook set.
-    with matplotlib.style.context(STYLE, after_reset=True), warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning
-        )
+    with matplotlib.style.context(STYLE, after_reset=True):
         cv = Canvas(width_px, scale)
         (_MPL[c.kind] if has_data(c) else _mpl_empty)(cv, c)
         cv.agg.draw()
     return cv
 
 
-def draw_png(c: Chart, width_px: int, scale: float) -> bytes:
-    cv = draw(c, width_px, scale)
+def encode(cv: Canvas) -> bytes:
+    """A drawn canvas as PNG bytes recording their resolution, without text metadata."""
     pixels = np.asarray(cv.agg.buffer_rgba())[:, :, :3]  # opaque: RGB is smaller
-    dpi = round(LAYOUT_DPI * scale)
+    dpi = round(LAYOUT_DPI * cv.scale)
     out = io.BytesIO()
     # PIL writes no text chunks (no "Software", no timestamp): same chart, same bytes.
     Image.fromarray(pixels).save(out, format="PNG", compress_level=_PNG_COMPRESSION, dpi=(dpi, dpi))
     return out.getvalue()
+
+
+def draw_png(c: Chart, width_px: int, scale: float) -> bytes:
+    return encode(draw(c, width_px, scale))
