@@ -301,6 +301,7 @@ def split_table(
     compare: str | None = None,
     limits: fmt.Thresholds = fmt.DEFAULT_THRESHOLDS,
     title: str | None = None,
+    email_rows: int = 10,
 ) -> Block:
     """Paid value and share per lender or product family against a comparison window.
 
@@ -314,6 +315,7 @@ def split_table(
         compare: the comparison window (default ``<window>_prev``).
         limits: traffic-light thresholds.
         title: the heading.
+        email_rows: the email lists the largest this many only.
     """
     name = _DIMENSIONS[dimension]
     pw = compare or prev_key(window)
@@ -349,9 +351,14 @@ def split_table(
         rows,
         empty="No payouts in this period or the one compared.",
     )
+    # The email lists the largest only: free-text lender names can run to hundreds.
+    email = table
+    if len(rows) > email_rows:
+        more = f"The largest {email_rows} of {fmt.count(len(rows))} shown."
+        email = Table(table.title, table.columns, rows[:email_rows], caption=more)
     return Block(
         render_macro("table", table, sortable=True),
-        render_macro("table", table),
+        render_macro("table", email),
         table,
         text=table.title,
     )
