@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from runner.render.docx.tables import HEADER_FILL as HEADER_FILL
 from runner.render.docx.tables import SHADING as SHADING
 from runner.render.docx.tables import SMALLER_POINTS as SMALLER_POINTS
 from runner.render.docx.tables import Pack, add_picture, add_table
+from runner.render.docx.text import xml_text, xml_values
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,7 @@ def _headings(nb: nbformat.NotebookNode) -> list[str]:
             for line in cell.source.splitlines():
                 m = _HEADING.match(line)
                 if m and len(m.group(1)) <= 3:
-                    found.append(_plain(m.group(2)))
+                    found.append(xml_text(_plain(m.group(2))))
     return found
 
 
@@ -125,9 +127,9 @@ def _outputs(pack: Pack, cell: nbformat.NotebookNode) -> None:
             continue  # streams and errors are not part of the pack
         data = output.get("data", {})
         if TEXT_MIME in data:
-            _text(pack, data[TEXT_MIME])
+            _text(pack, xml_values(data[TEXT_MIME]))
         elif TABLE_MIME in data:
-            add_table(pack, data[TABLE_MIME])
+            add_table(pack, xml_values(data[TABLE_MIME]))
         elif CHART_MIME in data or "image/png" in data:
             add_picture(pack, output)
 
@@ -142,6 +144,7 @@ def build(
         meta: ``company``, ``title``, ``period``, ``as_of`` and ``generated_at``.
         dpi: resolution charts are redrawn at.
     """
+    meta = {k: xml_text(str(v)) for k, v in meta.items()}
     doc = docx.Document()
     set_up_page(doc)
     add_styles(doc)
@@ -152,12 +155,13 @@ def build(
     pack = Pack(doc, dpi, Emu(section.page_width - section.left_margin - section.right_margin))
     for cell in _cells(nb):
         if cell.cell_type == "markdown":
-            _markdown(pack, cell.source)
+            _markdown(pack, xml_text(cell.source))
         elif cell.cell_type == "code":
             _outputs(pack, cell)
-    doc.core_properties.title = f"{meta['title']}, {meta['period']}"
+    # Document properties hold at most 255 characters (python-docx refuses more).
+    doc.core_properties.title = f"{meta['title']}, {meta['period']}"[:255]
     doc.core_properties.subject = "Confidential"
-    doc.core_properties.author = meta["company"]
+    doc.core_properties.author = meta["company"][:255]
     log.debug("docx: %d figures, %d tables", pack.figures, pack.tables)
     return doc
 
@@ -173,9 +177,24 @@ class Docx:
 
     def render(self, nb: nbformat.NotebookNode, ctx: Any) -> list[Path]:
         """Write ``ctx.target_dir / "report.docx"`` atomically and return its path."""
-        doc = build(nb, ctx.metadata(), dpi=self.dpi)
-        buffer = io.BytesIO()
-        doc.save(buffer)
         path = ctx.target_dir / self.filename
-        write_atomic(path, buffer.getvalue())
+        write_atomic(path, docx_bytes(build(nb, ctx.metadata(), dpi=self.dpi)))
         return [path]
+
+
+def docx_bytes(doc: DocumentType) -> bytes:
+    """The document as a ``.docx`` file; the same document, the same bytes.
+
+    python-docx stamps each part of the zip with the time of saving: the parts are written
+    again with one fixed time, so a rerun on the same data gives an identical file.
+    """
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    out = io.BytesIO()
+    with zipfile.ZipFile(buffer) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            dst.writestr(fixed, src.read(info.filename))
+    return out.getvalue()

@@ -23,6 +23,7 @@ from docx.table import Table as DocxTable
 from lib.contract import CHART_MIME
 from lib.formatting import Light
 from runner.render.docx.styles import TABLE_POINTS, add_field, insert_before
+from runner.render.docx.text import xml_text
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +95,15 @@ def _fit(
     the smallest does not fit, the widest columns are capped at one common width
     (water-filling), so short numbers never wrap while long text (definitions) does.
     """
-    # Tables of prose (the methodology) keep the normal size and wrap their text.
+    # Tables of prose (the methodology) and of long names keep the normal size and wrap.
     long = [any(len(r[i]) > 40 for r in rows if i < len(r)) for i in range(len(columns))]
     if any(long):
-        # Short columns get at most a fifth of the page each; the prose takes the rest.
+        # Short columns get at most a fifth of the page each, and together at most half of
+        # it (a league of ten numbers beside one long name); the long ones share the rest.
         needs = _needs(columns, rows, TABLE_POINTS)
         short = [min(n, total // 5) for n, is_long in zip(needs, long, strict=True) if not is_long]
+        if sum(short) > total // 2:
+            short = [s * (total // 2) // sum(short) for s in short]
         rest = (total - sum(short)) // sum(long)
         fixed = iter(short)
         return TABLE_POINTS, [rest if is_long else next(fixed) for is_long in long]
@@ -245,6 +249,7 @@ def add_picture(pack: Pack, output: Mapping[str, Any]) -> None:
     chart = output.get("data", {}).get(CHART_MIME) or {}
     title = str((meta.get("broadsheet") or {}).get("title") or chart.get("title") or "Chart")
     alt = str((meta.get("image/png") or {}).get("alt") or chart.get("alt") or title)
+    title, alt = xml_text(title), xml_text(alt)
     pack.figures += 1
     paragraph = pack.doc.add_paragraph(style="BS Figure")
     run = paragraph.add_run()

@@ -17,19 +17,20 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lib import blocks, metrics
+from lib import blocks
 from lib import formatting as fmt
 from lib.report import pipeline_ageing
-from tests.fixtures.hostile import counts, distinct, texts, values
+from tests.fixtures.hostile import (
+    AS_AT,
+    SCALAR,
+    WEEKLY,
+    figure_metrics,
+    names_of,
+    pipeline_items,
+    texts,
+)
 
 PROPERTY = settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
-WEEKLY = ("LW", "MTD", "QTD", "YTD")
-BOARD = ("M", "M_prev", "M_ly", "YTD", "YTD_prev")
-KEYS = (*WEEKLY, *(f"{w}_prev" for w in WEEKLY), "M", "M_prev", "M_ly")
-WINDOWED = [i for i in metrics.REGISTRY if metrics.get(i).basis == "window"]
-SCALAR = [i for i in WINDOWED if metrics.get(i).unit != "map"]
-MAPS = [i for i in WINDOWED if metrics.get(i).unit == "map"]
-AS_AT = [i for i in metrics.REGISTRY if metrics.get(i).basis == "as_at"]
 EMAIL_ROWS = 10  # the most rows a list in an email form shows
 EMAIL_BLOCK_BYTES = 40_000  # one block's email form, before CSS is inlined (budget 102 KB)
 
@@ -90,41 +91,6 @@ def check_block(make: Any, *, shown: list[str] = (), rows: bool = False) -> bloc
         assert payload == again.table.to_json()
         assert all(len(r) == len(payload["columns"]) for r in payload["rows"])
     return block
-
-
-@st.composite
-def figure_metrics(draw: Any, names: list[str]) -> dict[str, Any]:
-    """``figures["metrics"]``: every windowed metric in every window, maps over ``names``."""
-    m: dict[str, Any] = {}
-    for metric_id in SCALAR:
-        m[metric_id] = {w: draw(values()) for w in KEYS}
-    for metric_id in AS_AT:
-        m[metric_id] = {"as_at": draw(values())}
-    for metric_id in MAPS:
-        m[metric_id] = {w: {n: draw(values()) for n in names} for w in ("LW", "LW_prev", "M")}
-        m[metric_id]["M_prev"] = None
-    return m
-
-
-@st.composite
-def names_of(draw: Any, most: int = 50) -> list[str]:
-    n = draw(counts().filter(lambda k: k <= most))
-    return distinct(draw(st.lists(texts(), max_size=8)), n)
-
-
-@st.composite
-def pipeline_items(draw: Any, retailers: list[str]) -> dict[str, list[dict]]:
-    def item(i: int) -> dict[str, Any]:
-        return {
-            "ref": draw(texts()),
-            "lender": draw(texts()),
-            "amount": draw(values()),
-            "days": draw(st.one_of(st.none(), st.integers(-5, 10_000))),
-            "bucket": draw(st.sampled_from(metrics.PIPELINE_BUCKETS)),
-            "retailer": retailers[i % len(retailers)] if retailers else None,
-        }
-
-    return {stage: [item(i) for i in range(draw(counts()))] for stage in ("ans", "snp")}
 
 
 @given(data=st.data())
