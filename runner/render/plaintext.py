@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 from html.parser import HTMLParser
 
@@ -39,13 +38,24 @@ class _TextParser(HTMLParser):
             self.parts.append(data)
 
 
+# Control characters have no place in a text/plain body (a terminal would act on an escape
+# sequence); the whitespace ones, and the Unicode line separators, read as spaces, so a
+# name keeps to its line.
+_CONTROLS = {
+    c: " " if chr(c).isspace() else None
+    for c in (*range(0x00, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)
+    if chr(c) not in "\n\t"
+}
+
+
 def html_to_text(body: str) -> str:
     """A readable plain-text alternative of an email body: blocks on their own lines,
     table cells side by side, images by their alt text, scripts and styles dropped."""
-    parser = _TextParser()
+    parser = _TextParser()  # unescapes text and attributes (convert_charrefs): exactly once
     parser.feed(body)
-    text = html.unescape("".join(parser.parts))
-    lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.splitlines()]
+    parser.close()
+    text = "".join(parser.parts).translate(_CONTROLS)
+    lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.split("\n")]
     out: list[str] = []
     for line in lines:
         if line or (out and out[-1]):
