@@ -262,8 +262,16 @@ def _summarise(result) -> None:
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--as-of", callback=_date, help="Default: yesterday, Europe/London.")
 @click.option("--workers", type=click.IntRange(min=1), default=None)
+@click.option(
+    "--edge-cases",
+    is_flag=True,
+    help="Add awkward retailers, BDMs and applications (long and odd names, none at all, "
+    "all suspended, clock changes, 29 February, a lender spelled five ways).",
+)
 @handle_errors
-def demo(retailers: int, seed: int, as_of: date | None, workers: int | None) -> None:
+def demo(
+    retailers: int, seed: int, as_of: date | None, workers: int | None, edge_cases: bool = False
+) -> None:
     """Demo snapshot, then all four reports, delivered to the file outbox."""
     from lib import periods, snapshot
     from runner import declarations, schedule
@@ -274,9 +282,11 @@ def demo(retailers: int, seed: int, as_of: date | None, workers: int | None) -> 
     settings = _settings()
     writable(settings.outputs)
     as_of = as_of or periods.default_as_of()
-    out = snapshot.default_dir(settings.outputs, "demo", as_of)
+    out = snapshot.default_dir(settings.outputs, extract_mod.demo_folder(edge_cases), as_of)
     if not (out / "manifest.json").is_file():
-        extract_mod.extract("demo", as_of, out, retailers=retailers, seed=seed)
+        extract_mod.extract(
+            "demo", as_of, out, retailers=retailers, seed=seed, edge_cases=edge_cases
+        )
     click.echo(f"demo snapshot: {out}")
     registry = declarations.discover(settings.parameters_dir)
     status = 0
@@ -346,9 +356,18 @@ def new(name: str, fan_out: str, force: bool) -> None:
     is_flag=True,
     help="Salesforce only: read every application, not just those changed since the last snapshot.",
 )
+@click.option(
+    "--edge-cases", is_flag=True, help="Demo only: add the awkward cases of `demo --edge-cases`."
+)
 @handle_errors
 def extract(
-    source: str, as_of: date | None, out: str | None, retailers: int, seed: int, full: bool = False
+    source: str,
+    as_of: date | None,
+    out: str | None,
+    retailers: int,
+    seed: int,
+    full: bool = False,
+    edge_cases: bool = False,
 ) -> None:
     """Write a snapshot of SOURCE and print its directory."""
     from pathlib import Path
@@ -368,6 +387,7 @@ def extract(
         outputs=settings.outputs,
         full=full,
         salesforce=settings.salesforce,
+        edge_cases=edge_cases,
     )
     click.echo(str(path))
 

@@ -16,6 +16,11 @@ log = logging.getLogger(__name__)
 SOURCE_NAMES = ("demo", "salesforce")
 
 
+def demo_folder(edge_cases: bool) -> str:
+    """The folder under ``snapshots/`` of demo data: the edge cases keep to their own."""
+    return "demo-edge-cases" if edge_cases else "demo"
+
+
 def extract(
     source: str,
     as_of: date,
@@ -26,6 +31,7 @@ def extract(
     outputs: Path | None = None,
     full: bool = False,
     salesforce: SalesforceSection | None = None,
+    edge_cases: bool = False,
 ) -> Path:
     """Extract a snapshot of ``source`` up to the end of ``as_of`` and write it.
 
@@ -41,6 +47,8 @@ def extract(
         full: Salesforce only: read every application even when an earlier snapshot
             allows an incremental refresh.
         salesforce: Salesforce only: the ``salesforce`` section of the settings.
+        edge_cases: Demo only: add the awkward cases of :mod:`lib.demo.edge`; the default
+            directory is then ``<outputs>/snapshots/demo-edge-cases/<as_of>``.
 
     Returns:
         The snapshot directory (absolute).
@@ -60,7 +68,8 @@ def extract(
     if out is None:
         if outputs is None:
             outputs = Settings.model_fields["outputs"].default
-        out = snapshot.default_dir(outputs, source, as_of)
+        folder = demo_folder(edge_cases) if source == "demo" else source
+        out = snapshot.default_dir(outputs, folder, as_of)
     snapshot.check_out_dir(out)  # before minutes of extraction, not after
     started = time.perf_counter()
     if source == "salesforce":
@@ -72,14 +81,11 @@ def extract(
         path = _extract_salesforce(as_of, out, root, full=full, settings=salesforce)
         log.info("extracted %s snapshot in %.1f s", source, time.perf_counter() - started)
         return path
-    tables = demo.generate(as_of=as_of, retailers=retailers, seed=seed)
-    path = snapshot.write(
-        tables,
-        out,
-        source=source,
-        as_of=as_of,
-        extra={"generator": {"name": "lib.demo", "retailers": retailers, "seed": seed}},
-    )
+    tables = demo.generate(as_of=as_of, retailers=retailers, seed=seed, edge_cases=edge_cases)
+    generator = {"name": "lib.demo", "retailers": retailers, "seed": seed}
+    if edge_cases:  # the default demo's manifest keeps its bytes
+        generator["edge_cases"] = True
+    path = snapshot.write(tables, out, source=source, as_of=as_of, extra={"generator": generator})
     log.info("extracted %s snapshot in %.1f s", source, time.perf_counter() - started)
     return path
 

@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.fixtures.weekly",
     "tests.fixtures.browser",
     "tests.fixtures.reports",
+    "tests.fixtures.edge",
 ]
 
 # Hypothesis' per-example deadline (200 ms) measures the machine, not the code: on a loaded

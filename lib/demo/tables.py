@@ -22,6 +22,7 @@ from lib.demo.company import (
     SPECIAL_RETAILERS,
     window_start,
 )
+from lib.demo.edge import add_edge_cases
 from lib.demo.ids import sequential, sf_ids
 from lib.errors import InputError
 
@@ -29,7 +30,12 @@ log = logging.getLogger(__name__)
 
 
 def generate(
-    *, as_of: date, retailers: int = 150, seed: int = 7, applications: int | None = None
+    *,
+    as_of: date,
+    retailers: int = 150,
+    seed: int = 7,
+    applications: int | None = None,
+    edge_cases: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """Build the demo company's Salesforce tables up to the end of ``as_of`` (London).
 
@@ -41,6 +47,9 @@ def generate(
         applications: About how many applications in all (the volumes are scaled to
             it, shapes kept); default what the retailers' volumes give (about 770 per
             retailer). For benchmarks of a bigger book.
+        edge_cases: Add the awkward retailers, BDMs and applications of
+            :mod:`lib.demo.edge` (long and odd names, no applications, all suspended, clock
+            changes, 29 February, a lender spelled five ways) to the generated company.
 
     Returns:
         ``{"users": ..., "accounts": ..., "applications": ...}`` with exactly the
@@ -63,6 +72,11 @@ def generate(
     users, active_ids, inactive_ids = _users(rng_users, retailers)
     accounts, plan = _accounts(rng_accounts, as_of, retailers, active_ids, inactive_ids)
     apps = generate_applications(rng_apps, as_of, accounts, plan, total=applications)
+    if edge_cases:
+        edged = add_edge_cases(
+            {"users": users, "accounts": accounts, "applications": apps}, as_of=as_of
+        )
+        users, accounts, apps = edged["users"], edged["accounts"], edged["applications"]
     log.info(
         "demo data for %s: %d users, %d accounts, %d applications",
         as_of,

@@ -26,6 +26,7 @@ from lib.report.assemble import (
 )
 from lib.report.board import (
     ageing_series,
+    chart_labels,
     comparison_notes,
     comparison_series,
     entity_series,
@@ -54,6 +55,7 @@ __all__ = [
     "Target",
     "ageing_series",
     "bdm_target",
+    "chart_labels",
     "comparison_notes",
     "comparison_series",
     "entity_series",

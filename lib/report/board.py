@@ -8,7 +8,7 @@ compute them, for the trend), so the notebook's charts show only numbers of figu
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -239,7 +239,7 @@ def entity_series(
     window first), one series per window.
 
     Names are made unique with the entry's id only when two entries share one, since a
-    chart's categories must not repeat.
+    chart's categories must not repeat (see :func:`chart_labels`).
     """
     from lib.blocks.base import window_label
 
@@ -252,12 +252,29 @@ def entity_series(
             k,
         ),
     )
-    names = [str(entries[k]["name"]) for k in order]
-    labels = [n if names.count(n) == 1 else f"{n} ({k})" for n, k in zip(names, order, strict=True)]
+    labels = chart_labels((k, str(entries[k]["name"])) for k in order)
     return labels, {
         window_label(w): [(entries[k]["metrics"].get(metric_id) or {}).get(w) for k in order]
         for w in window_keys
     }
+
+
+def chart_labels(entries: Iterable[tuple[str, str]]) -> list[str]:
+    """Chart categories for ``(id, name)`` pairs of retailers or BDMs: each name, with its
+    id after it when another entry's name would be drawn alike.
+
+    Salesforce does not make names unique (two branches both "Smile Dental"), and a chart's
+    categories must not repeat; names that differ only in spacing or control characters
+    are drawn alike too, so they are told apart the same way.
+    """
+    from lib.charts.text import plain
+
+    pairs = list(entries)
+    drawn = [plain(name) for _, name in pairs]
+    return [
+        name if drawn.count(shown) == 1 else f"{name} ({key})"
+        for (key, name), shown in zip(pairs, drawn, strict=True)
+    ]
 
 
 def top_entries(

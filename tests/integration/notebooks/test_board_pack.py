@@ -8,18 +8,15 @@ each month of the 13-month trend.
 from __future__ import annotations
 
 import html
-import math
 import re
-from datetime import date, timedelta
 
 import pytest
 
 from lib import metrics, periods, snapshot
-from lib.contract import TEXT_MIME
-from lib.contract import TABLE_MIME
-from runner import declarations
+from lib.contract import TABLE_MIME, TEXT_MIME
 from lib.settings import Settings
-from tests.fixtures.reports import BOARD_AS_OF, RESTATED
+from runner import declarations
+from tests.fixtures.reports import BOARD_AS_OF, RESTATED, month_windows, same
 
 pytestmark = pytest.mark.slow
 
@@ -50,29 +47,6 @@ def rates(declaration) -> dict[str, float]:
 @pytest.fixture(scope="module")
 def snap(board_pack_run) -> snapshot.Snapshot:
     return snapshot.load(board_pack_run.snapshot_dir)
-
-
-def same(actual, expected, where: str) -> None:
-    """Equal JSON values: floats exactly (JSON keeps every bit), dicts key by key."""
-    if isinstance(expected, dict):
-        assert isinstance(actual, dict) and set(actual) == set(expected), where
-        for key in expected:
-            same(actual[key], expected[key], f"{where}.{key}")
-    elif isinstance(expected, float) and isinstance(actual, float):
-        assert actual == expected or (math.isnan(actual) and math.isnan(expected)), where
-    else:
-        assert actual == expected, where
-
-
-def month_windows(as_of: date, months: int) -> dict[str, periods.Window]:
-    """The calendar months ending with as_of's, written here without lib.report."""
-    out = {}
-    end = as_of
-    for _ in range(months):
-        start = end.replace(day=1)
-        out[f"{start:%Y-%m}"] = periods.Window(start, end)
-        end = start - timedelta(days=1)
-    return dict(reversed(out.items()))
 
 
 def test_windows_are_the_board_month_and_year(board_pack_run):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import html
 import json
 from datetime import datetime
 from email import policy
@@ -13,40 +12,13 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from lib import metrics, periods
 from lib.report import pipeline_list
+from tests.fixtures.reports import leaks, registry_figures
 
 pytestmark = pytest.mark.slow
 
-TEXT_FILES = ("report.html", "email.html", "email.txt", "notebook.ipynb", "figures.json")
-LISTS = ("pipeline.csv", "pipeline.xlsx")  # retailer weekly and BDM portfolio only
-
-
-def _xlsx_text(path: Path) -> str:
-    """Every cell of a workbook, and its properties, as text (a leak can hide anywhere)."""
-    wb = openpyxl.load_workbook(path)
-    cells = [
-        str(c.value) for ws in wb for row in ws.iter_rows() for c in row if c.value is not None
-    ]
-    return "\n".join([*cells, str(wb.properties.title or "")])
-
-
-def _read(folder: Path, name: str) -> str:
-    if not (folder / name).exists() and name in LISTS:
-        return ""
-    if name.endswith(".xlsx"):
-        return _xlsx_text(folder / name)
-    return (folder / name).read_text(encoding="utf-8")
-
-
 def _figures(runs, report: str, target: str) -> dict:
     return json.loads((runs.dir(report, target) / "figures.json").read_text())
-
-
-def _expected(snap, as_of, *, by=None):
-    wins = periods.windows(as_of, ("LW", "MTD", "QTD", "YTD"))
-    # Through JSON, as figures.json is: tuples become lists, keys strings.
-    return json.loads(json.dumps(metrics.compute(snap, wins, as_of, by=by)))
 
 
 def test_every_run_succeeded(weekly_runs):
@@ -59,7 +31,7 @@ def test_every_run_succeeded(weekly_runs):
 def test_retailer_weekly_figures_equal_the_registry(weekly_runs, demo_snapshot, demo_as_of):
     for t in weekly_runs.results["retailer_weekly"].targets:
         fig = _figures(weekly_runs, "retailer_weekly", t.id)
-        expected = _expected(demo_snapshot.for_retailers([t.id]), demo_as_of)["all"]
+        expected = registry_figures(demo_snapshot.for_retailers([t.id]), demo_as_of)["all"]
         assert fig["metrics"] == expected, t.id
         assert fig["target"] == {"kind": "retailer", "id": t.id, "name": t.name}
         assert fig["windows"]["LW"] == ["2026-11-16", "2026-11-22"]
@@ -74,8 +46,8 @@ def test_bdm_portfolio_figures_equal_the_registry(weekly_runs, demo_snapshot, de
         fig = _figures(weekly_runs, "bdm_portfolio", t.id)
         owned = list(accounts.loc[accounts["OwnerId"] == t.id, "Id"])
         scoped = demo_snapshot.for_retailers(owned)
-        assert fig["metrics"] == _expected(scoped, demo_as_of)["all"]
-        per_retailer = _expected(scoped, demo_as_of, by="retailer")
+        assert fig["metrics"] == registry_figures(scoped, demo_as_of)["all"]
+        per_retailer = registry_figures(scoped, demo_as_of, by="retailer")
         assert set(fig["retailers"]) == set(owned)
         for rid, entry in fig["retailers"].items():
             assert entry["metrics"] == per_retailer[rid]
@@ -83,7 +55,7 @@ def test_bdm_portfolio_figures_equal_the_registry(weekly_runs, demo_snapshot, de
 
 def test_smt_dashboard_covers_the_whole_book(weekly_runs, demo_snapshot, demo_as_of):
     fig = _figures(weekly_runs, "smt_dashboard", "all")
-    assert fig["metrics"] == _expected(demo_snapshot, demo_as_of)["all"]
+    assert fig["metrics"] == registry_figures(demo_snapshot, demo_as_of)["all"]
     # Every retailer regardless of status or admin toggles.
     assert set(fig["retailers"]) == set(demo_snapshot.accounts["Id"])
     assert {e["status"] for e in fig["retailers"].values()} >= {
@@ -92,26 +64,9 @@ def test_smt_dashboard_covers_the_whole_book(weekly_runs, demo_snapshot, demo_as
         "Closed",
         "Onboarding",
     }
-    by_bdm = _expected(demo_snapshot, demo_as_of, by="bdm")
+    by_bdm = registry_figures(demo_snapshot, demo_as_of, by="bdm")
     for uid, entry in fig["bdms"].items():
         assert entry["metrics"] == by_bdm[uid]
-
-
-def _forms(text: str) -> set[str]:
-    """The ways a name can appear in our files: raw, HTML-escaped, JSON-escaped."""
-    return {text, html.escape(text), html.escape(text, quote=False), json.dumps(text)[1:-1]}
-
-
-def _leaks(folder: Path, forbidden: dict[str, str], allowed_names: set[str]) -> list[str]:
-    found = []
-    for name in (*TEXT_FILES, *LISTS):
-        body = _read(folder, name)
-        for rid, rname in forbidden.items():
-            if rid in body:
-                found.append(f"{name}: id {rid}")
-            if not any(rname in a for a in allowed_names) and any(f in body for f in _forms(rname)):
-                found.append(f"{name}: name {rname!r}")
-    return found
 
 
 def _list_rows(fig: dict) -> list[list[str]]:
@@ -164,8 +119,8 @@ def test_no_retailer_sees_another_retailers_data(weekly_runs, demo_snapshot):
     names = dict(zip(demo_snapshot.accounts["Id"], demo_snapshot.accounts["Name"], strict=True))
     for t in weekly_runs.results["retailer_weekly"].targets:
         others = {rid: n for rid, n in names.items() if rid != t.id}
-        leaks = _leaks(weekly_runs.dir("retailer_weekly", t.id), others, {t.name})
-        assert not leaks, (t.name, leaks[:5])
+        found = leaks(weekly_runs.dir("retailer_weekly", t.id), others, {t.name})
+        assert not found, (t.name, found[:5])
 
 
 def test_no_bdm_sees_another_bdms_retailers(weekly_runs, demo_snapshot):
@@ -174,8 +129,8 @@ def test_no_bdm_sees_another_bdms_retailers(weekly_runs, demo_snapshot):
         mine = accounts[accounts["OwnerId"] == t.id]
         theirs = accounts[accounts["OwnerId"] != t.id]
         forbidden = dict(zip(theirs["Id"], theirs["Name"], strict=True))
-        leaks = _leaks(weekly_runs.dir("bdm_portfolio", t.id), forbidden, set(mine["Name"]))
-        assert not leaks, (t.name, leaks[:5])
+        found = leaks(weekly_runs.dir("bdm_portfolio", t.id), forbidden, set(mine["Name"]))
+        assert not found, (t.name, found[:5])
 
 
 def test_size_budgets(weekly_runs):
