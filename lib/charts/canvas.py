@@ -326,8 +326,9 @@ def vertical(
     tick_texts = _tick_texts(ticks, c.unit, percent)
     left = PAD + cv.widest(tick_texts) + 8
     right = cv.width - PAD
-    if line and labels:  # the latest x label is centred on the last point: keep it in
+    if line and labels:  # the first and latest x labels are centred on points: keep them in
         right -= max(0.0, cv.measure(cv.fit(labels[-1], TEXT_PT, MAX_X_LABEL)) / 2 - 8)
+        left = max(left, PAD + cv.measure(cv.fit(labels[0], TEXT_PT, MAX_X_LABEL)) / 2 - 8)
     n = len(labels)
     slot = (right - left) / max(n, 1)
     positions, texts, rotation, x_h = _x_labels(cv, labels, slot, thin=line)
