@@ -280,8 +280,9 @@ def _mpl_donut(cv: Canvas, c: Chart) -> None:
     ax.set_aspect("equal")
     ax.set_axis_off()
     total = formatting.value(whole, c.unit, compact=True)
-    # Hours and counts do not compact: a huge total steps down to fit across the ring.
-    size = next((pt for pt in (13, 11, 9) if cv.measure(total, pt, True) <= ring - 24), LABEL_PT)
+    # A huge total (hours and counts do not compact) steps down to fit inside the hole.
+    hole = ring * 0.64 - 12
+    size = next((pt for pt in (13, 11, 9) if cv.measure(total, pt, True) <= hole), LABEL_PT)
     ax.text(0, 0.06, total, ha="center", va="bottom", fontproperties=font_properties(size, True))
     ax.text(0, -0.02, "Total", ha="center", va="top", color=SUBTLE)
     y = top + max(0.0, (ring - key_h) / 2)

@@ -20,7 +20,16 @@ from lib.charts.data import display_labels
 from lib.charts.interactive import plotly_figure
 from lib.charts.png import draw, encode
 from lib.charts.text import plain
-from tests.fixtures.hostile import awkward_days, counts, day_run, distinct, texts, value_lists
+from tests.fixtures.hostile import (
+    HOSTILE,
+    SPECIAL_VALUES,
+    awkward_days,
+    counts,
+    day_run,
+    distinct,
+    texts,
+    value_lists,
+)
 from tests.lib.charts.pictures import text_outside
 
 PROPERTY = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -139,11 +148,31 @@ def test_every_kind_draws_whatever_the_data(kind: str, data: st.DataObject) -> N
     _check_alt(chart)
 
 
+def _three_hundred(kind: str) -> charts.Chart:
+    """300 hostile names and every awkward value, one huge outlier among them."""
+    cats = distinct(HOSTILE, 300)
+    values = [SPECIAL_VALUES[i % len(SPECIAL_VALUES)] for i in range(300)]
+    values[150] = 1e12
+    if kind in ("donut", "funnel"):
+        values = [None if v is None else abs(v) for v in values]
+    title = "Paid value by retailer"
+    if kind == "line":
+        return charts.line(
+            title, cats, {"This year": values, "Last year": values[::-1]}, unit="money"
+        )
+    if kind in ("grouped_bar", "stacked_bar"):
+        build = charts.grouped_bar if kind == "grouped_bar" else charts.stacked_bar
+        return build(title, cats, {"This year": values, "Last year": values[::-1]}, unit="money")
+    if kind == "waterfall":
+        return charts.waterfall(title, cats, [1.0, *values[1:]], unit="money")
+    if kind == "bar":
+        return charts.bar(title, cats, values, unit="money", horizontal=True)
+    return getattr(charts, kind)(title, cats, values, unit="money")
+
+
 @pytest.mark.parametrize("kind", charts.KINDS)
-@given(data=st.data())
-@settings(PROPERTY, max_examples=1)
-def test_300_categories_stay_a_picture(kind: str, data: st.DataObject) -> None:
+def test_300_categories_stay_a_picture(kind: str) -> None:
     """Three hundred retailers: the PNG keeps to its size bounds (thinned, not stretched)."""
-    chart = data.draw(chart_of(kind, 300))
+    chart = _three_hundred(kind)
     _check_html(chart)
     _check_png(chart, again=False)
