@@ -33,7 +33,7 @@ from lib.charts.text import ELLIPSIS, plain
 if TYPE_CHECKING:
     from lib.charts.chart import Chart
 
-REPLACEMENT = "\ufffd"
+REPLACEMENT = "\ufffd"  # drawn for a character the house font has no glyph for
 # Layout happens in CSS pixels at 100 per inch, so a 600 px chart is 6 in wide in Word
 # and a point is 100/72 px: the smallest text (8.5 pt) is 11.8 px at 600 px wide.
 LAYOUT_DPI = 100
@@ -376,7 +376,8 @@ def _x_labels(
         keep = list(range(n - 1, -1, -k))[::-1]
         return keep, [capped[i] for i in keep], 0, line_h
     longest = max(labels, key=len)
-    chars = int((slot - 6) * len(longest) / cv.measure(longest))
+    full = cv.measure(longest)  # zero for labels of zero-width characters only
+    chars = int((slot - 6) * len(longest) / full) if full else 0
     if chars >= 4:
         wrapped = [textwrap.wrap(t, chars, break_long_words=False) or [t] for t in labels]
         # Characters are a guess at width (combining marks have none, digits are wide):

@@ -25,8 +25,8 @@ from lib.periods import LONDON
 LONG_NAME = "Brackenridge" + "X" * 243
 """255 characters and no space to wrap at: the longest Account name Salesforce allows."""
 
-CONTROL_NAME = "Bell\x07 & Sons <Kitchens>"
-"""A name with a BEL pasted into it, and markup."""
+CONTROL_NAME = "Bell\x07 & Sons\n<Kitchens>"
+"""A name with a BEL and a line break pasted into it, and markup."""
 
 TWIN_NAME = "Smile Dental"
 """Two retailers share this name (Salesforce does not make Account names unique)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import unicodedata
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -69,8 +70,10 @@ def envelope_for(
         as_of=as_of,
         target_id=target.id,
         target_name=target.name,
-        subject=decl.subject.format(
-            title=decl.title, target_name=target.name, as_of=as_of.isoformat(), period=period
+        subject=one_line(
+            decl.subject.format(
+                title=decl.title, target_name=target.name, as_of=as_of.isoformat(), period=period
+            )
         ),
         recipients=tuple(recipients),
         sender=sender,
@@ -125,6 +128,12 @@ def quiet_targets(decl: Declaration, result: RunResult) -> list[dict[str, Any]]:
             log.info("%s: not sending %s (%s): %s", decl.name, outcome.id, outcome.name, reason)
             held.append({"target": outcome.id, "name": outcome.name, "reason": reason})
     return held
+
+
+def one_line(text: str) -> str:
+    """``text`` fit for a header: whitespace runs (a newline in a retailer's name) as one
+    space and control characters dropped; the email package refuses line breaks."""
+    return "".join(c for c in " ".join(text.split()) if unicodedata.category(c) != "Cc")
 
 
 def deliver_run(

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import shutil
+from email import policy
+from email.parser import BytesParser
 
 import pytest
 
 from lib import lenders, metrics, periods
 from lib.demo import edge
+from lib.settings import Settings
 from runner import declarations
-from runner.settings import Settings
 from tests.fixtures.edge import EDGE_AS_OF
 from tests.fixtures.reports import (
     BOARD_AS_OF,
@@ -55,6 +57,21 @@ def test_every_target_of_every_report_succeeds(edge_runs):
         for t in run.result.targets:
             folder = edge_runs.dir(report, t.id)
             assert (folder / "email.html").stat().st_size <= EMAIL_BUDGET, (report, t.name)
+
+
+def test_every_message_is_delivered_with_a_one_line_subject(edge_runs):
+    outputs = next(iter(edge_runs.runs.values())).outputs
+    messages = [
+        BytesParser(policy=policy.default).parse(p.open("rb"))
+        for p in sorted((outputs / "outbox").glob("*.eml"))
+    ]
+    for report, run in edge_runs.runs.items():
+        failed = [d for d in run.result.deliveries if d.get("status") == "failed"]
+        assert not failed, (report, failed)
+    subjects = {m["X-Broadsheet-Target"]: str(m["Subject"]) for m in messages}
+    accounts = edge_runs.snapshot.accounts
+    control = accounts.loc[accounts["Name"] == edge.CONTROL_NAME, "Id"].item()
+    assert "Bell & Sons <Kitchens>" in subjects[control]
 
 
 def test_retailer_weekly_figures_equal_the_registry(edge_runs):

@@ -55,3 +55,15 @@ def test_envelope_attaches_the_rendered_files_in_order(tmp_path):
         sender="r@x.example",
     )
     assert [p.name for p in env.attachments] == ["report.html", "pipeline.xlsx", "pipeline.csv"]
+
+
+def test_a_subject_is_one_line_whatever_the_name() -> None:
+    from email.message import EmailMessage
+
+    from runner.delivery.plan import one_line
+
+    subject = one_line("Weekly report: Bell\x07 & Sons\nKitchens\r\n, week ending 22 Nov")
+    assert subject == "Weekly report: Bell & Sons Kitchens , week ending 22 Nov"
+    msg = EmailMessage()
+    msg["Subject"] = subject  # the email package refuses a line break in a header
+    assert msg["Subject"] == subject
