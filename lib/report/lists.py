@@ -7,6 +7,7 @@ report's own numbers and hold nothing the report's target may not see.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -59,10 +60,17 @@ def pipeline_list(figures: Mapping[str, Any]) -> PipelineList:
         row += [
             str(item.get("lender") or ""),
             str(item.get("product") or ""),
-            float(item.get("amount") or 0.0),
+            _pounds(item.get("amount")),
             date.fromisoformat(item["date"]) if item.get("date") else None,
             int(item.get("days") or 0),
         ]
         rows.append(tuple(row))
     columns = COLUMNS if with_retailer else tuple(c for c in COLUMNS if c != "Retailer")
     return PipelineList(columns, rows)
+
+
+def _pounds(amount: Any) -> float:
+    """An amount in pounds; null (and a non-finite value, which no spreadsheet holds) is 0,
+    as null amounts count in values (domain §2)."""
+    value = float(amount or 0.0)
+    return value if math.isfinite(value) else 0.0

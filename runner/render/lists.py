@@ -5,14 +5,16 @@ their rows are exactly the report's pipeline and scoped to its target like every
 
 Text that a spreadsheet would take for a formula (a retailer named ``=SUM(…)``, or one
 starting ``+``, ``-`` or ``@``) is written as text: quoted with a leading apostrophe in the
-CSV (what Excel itself does), typed as a string in the XLSX.
+CSV (what Excel itself does), typed as a string in the XLSX. Characters XML forbids (a
+stray control character in a name) are left out of the XLSX, which could not hold them;
+the same list gives the same bytes.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +26,13 @@ from openpyxl.utils import get_column_letter
 from lib import figures as figures_mod
 from lib.report.lists import PipelineList, pipeline_list
 from runner.outputs import write_atomic
+from runner.render.ooxml import stable_zip, xml_text
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MONEY_FORMAT = '"£"#,##0.00'
 DATE_FORMAT = "dd mmm yyyy"
 DAYS_FORMAT = "0"
+_STAMP = datetime(2000, 1, 1)
 
 
 def _published(nb: nbformat.NotebookNode) -> PipelineList:
@@ -57,9 +61,12 @@ def csv_bytes(lst: PipelineList) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def xlsx_bytes(lst: PipelineList, *, title: str = "Pipeline") -> bytes:
+def xlsx_bytes(lst: PipelineList, *, title: str = "Pipeline", stamp: datetime = _STAMP) -> bytes:
     """The list as a real spreadsheet: a bold header row frozen above the data, an
-    autofilter over every column, money, date and day formats, columns sized to fit."""
+    autofilter over every column, money, date and day formats, columns sized to fit.
+
+    ``stamp`` is the document's created and modified time (openpyxl's default, the time of
+    saving, would make every file differ)."""
     wb = Workbook()
     ws = wb.active
     ws.title = "Pipeline"
@@ -72,6 +79,8 @@ def xlsx_bytes(lst: PipelineList, *, title: str = "Pipeline") -> bytes:
     widths = [len(c) for c in lst.columns]
     for r, row in enumerate(lst.rows, start=2):
         for c, (column, value) in enumerate(zip(lst.columns, row, strict=True), start=1):
+            if isinstance(value, str):
+                value = xml_text(value)
             cell = ws.cell(row=r, column=c, value=value)
             if isinstance(value, str):
                 cell.data_type = "s"  # never a formula, whatever the text starts with
@@ -82,10 +91,11 @@ def xlsx_bytes(lst: PipelineList, *, title: str = "Pipeline") -> bytes:
         ws.column_dimensions[get_column_letter(c)].width = min(60, width + 3)
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(lst.columns))}{max(1, len(lst.rows) + 1)}"
-    wb.properties.title = title
+    wb.properties.title = xml_text(title)
+    wb.properties.created = wb.properties.modified = stamp
     buffer = io.BytesIO()
     wb.save(buffer)
-    return buffer.getvalue()
+    return stable_zip(buffer.getvalue())
 
 
 def _shown(column: str, value: Any) -> str:
@@ -120,5 +130,6 @@ class PipelineXlsx:
         """Write ``ctx.target_dir / "pipeline.xlsx"`` atomically and return its path."""
         path = ctx.target_dir / self.filename
         title = f"{ctx.title}: {ctx.target_name}, {ctx.period} — pipeline"
-        write_atomic(path, xlsx_bytes(_published(nb), title=title))
+        stamp = datetime.combine(date.fromisoformat(ctx.as_of), datetime.min.time())
+        write_atomic(path, xlsx_bytes(_published(nb), title=title, stamp=stamp))
         return [path]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import io
 import logging
 import re
-import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ from runner.render.docx.tables import HEADER_FILL as HEADER_FILL
 from runner.render.docx.tables import SHADING as SHADING
 from runner.render.docx.tables import SMALLER_POINTS as SMALLER_POINTS
 from runner.render.docx.tables import Pack, add_picture, add_table
-from runner.render.docx.text import xml_text, xml_values
+from runner.render.ooxml import stable_zip, xml_text, xml_values
 
 log = logging.getLogger(__name__)
 
@@ -190,11 +189,4 @@ def docx_bytes(doc: DocumentType) -> bytes:
     """
     buffer = io.BytesIO()
     doc.save(buffer)
-    out = io.BytesIO()
-    with zipfile.ZipFile(buffer) as src, zipfile.ZipFile(out, "w") as dst:
-        for info in src.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = info.external_attr
-            dst.writestr(fixed, src.read(info.filename))
-    return out.getvalue()
+    return stable_zip(buffer.getvalue())

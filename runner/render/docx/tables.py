@@ -23,7 +23,7 @@ from docx.table import Table as DocxTable
 from lib.contract import CHART_MIME
 from lib.formatting import Light
 from runner.render.docx.styles import TABLE_POINTS, add_field, insert_before
-from runner.render.docx.text import xml_text
+from runner.render.ooxml import xml_text
 
 log = logging.getLogger(__name__)
 

@@ -1,26 +1,32 @@
-"""The HTML formats render whatever a notebook shows: report.html, email.html and its
-plain-text alternative, with hostile names in the page header, blocks and charts, and
-hundreds of rows.
+"""The HTML and list formats render whatever a notebook shows: report.html, email.html and
+its plain-text alternative, pipeline.csv and pipeline.xlsx, with hostile names in the page
+header, blocks, charts and lists, and hundreds of rows.
 
 Invariants: nothing raises; the same notebook gives the same bytes; the data brings no tag
 or attribute of its own into either page; email.html keeps within Gmail's 102 KB clip;
-email.txt is the email's text, one name to a line, without control characters.
+email.txt is the email's text, one name to a line, without control characters; the lists
+read back as written (formulas quoted, the characters XML forbids left out of the XLSX).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
+import openpyxl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nbformat import v4
 
 from lib import blocks, charts
-from lib.report import pipeline_ageing
+from lib.report import pipeline_ageing, pipeline_list
 from runner.render import formats
+from runner.render.lists import csv_bytes, xlsx_bytes
+from runner.render.ooxml import xml_text
 from runner.render.plaintext import html_to_text
 from tests.fixtures.hostile import (
     AS_AT,
@@ -136,3 +142,31 @@ def test_pages_render_whatever_the_notebook_shows(
     assert plain == html_to_text(email)
     assert not [c for c in plain if ord(c) < 32 and c not in "\n\t"]
     assert _visible(target) in " ".join(plain.split())
+
+
+@given(data=st.data())
+@PROPERTY
+def test_pipeline_lists_hold_whatever_the_pipeline_holds(data: st.DataObject) -> None:
+    """pipeline.csv and pipeline.xlsx of hostile references, lenders and retailer names."""
+    names = data.draw(names_of(most=50))
+    ids = [f"001{i:015d}" for i in range(len(names))]
+    items = data.draw(pipeline_items(ids))
+    figures = {
+        "pipeline": items,
+        "retailers": {r: {"name": n} for r, n in zip(ids, names, strict=True)},
+    }
+    lst = pipeline_list(figures)
+    title = data.draw(texts())
+    csv_data, xlsx_data = csv_bytes(lst), xlsx_bytes(lst, title=title)
+    assert (csv_data, xlsx_data) == (csv_bytes(lst), xlsx_bytes(lst, title=title))
+    rows = list(csv.reader(io.StringIO(csv_data.decode("utf-8-sig"), newline="")))
+    assert len(rows) == len(lst.rows) + 1
+    for row, typed in zip(rows[1:], lst.rows, strict=True):
+        for text, value in zip(row, typed, strict=True):
+            if isinstance(value, str):  # formulas are quoted, nothing else is touched
+                assert text in (value, "'" + value), (text, value)
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx_data))["Pipeline"]
+    for r, typed in enumerate(lst.rows, start=2):
+        for c, value in enumerate(typed, start=1):
+            if isinstance(value, str):
+                assert (sheet.cell(r, c).value or "") == xml_text(value)

@@ -20,7 +20,7 @@ from lib import blocks, charts
 from lib.contract import CHART_MIME
 from lib.report import pipeline_ageing
 from runner.render.docx.document import build, docx_bytes
-from runner.render.docx.text import xml_text
+from runner.render.ooxml import xml_text
 from tests.fixtures.hostile import (
     AS_AT,
     SCALAR,
