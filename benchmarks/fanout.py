@@ -154,6 +154,46 @@ def _jobs(snapshot: Path, outputs: Path) -> list:
     return prepare(spec, _settings(outputs))[-1]
 
 
+def naive_pair(notebook: Path, parameters: dict, cwd: Path, out: Path, env: dict) -> None:
+    """The naive way for one target: the papermill CLI, then nbconvert to HTML without input."""
+    subprocess.run(
+        [
+            str(BIN / "papermill"),
+            str(notebook),
+            str(out / "notebook.ipynb"),
+            "-y",
+            json.dumps(parameters),  # JSON is YAML
+            "--cwd",
+            str(cwd),
+            "--kernel",
+            "python3",
+            "--no-progress-bar",
+            "--log-level",
+            "WARNING",
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            str(BIN / "jupyter"),
+            "nbconvert",
+            "--to",
+            "html",
+            "--no-input",
+            str(out / "notebook.ipynb"),
+            "--output-dir",
+            str(out),
+            "--log-level",
+            "WARN",
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+
+
 def phase_naive(snapshot: Path, outputs: Path, sample: int, **_: Any) -> dict[str, Any]:
     """(a): papermill CLI + nbconvert CLI per target, on a sample spread over the targets."""
     jobs = _jobs(snapshot, outputs)
@@ -165,42 +205,7 @@ def phase_naive(snapshot: Path, outputs: Path, sample: int, **_: Any) -> dict[st
         out = outputs / "naive" / job.target_id
         out.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        subprocess.run(
-            [
-                str(BIN / "papermill"),
-                str(job.notebook),
-                str(out / "notebook.ipynb"),
-                "-y",
-                json.dumps(job.parameters),  # JSON is YAML
-                "--cwd",
-                str(job.cwd),
-                "--kernel",
-                "python3",
-                "--no-progress-bar",
-                "--log-level",
-                "WARNING",
-            ],
-            check=True,
-            env=env,
-            capture_output=True,
-        )
-        subprocess.run(
-            [
-                str(BIN / "jupyter"),
-                "nbconvert",
-                "--to",
-                "html",
-                "--no-input",
-                str(out / "notebook.ipynb"),
-                "--output-dir",
-                str(out),
-                "--log-level",
-                "WARN",
-            ],
-            check=True,
-            env=env,
-            capture_output=True,
-        )
+        naive_pair(job.notebook, job.parameters, job.cwd, out, env)
         times.append(time.perf_counter() - t0)
     per_target = mean(times)
     return {

@@ -44,6 +44,9 @@ sys.path.insert(0, str(ROOT))
 AS_OF = date(2026, 11, 22)
 REPORT = "retailer_weekly"
 BIN = Path(sys.executable).parent
+
+from benchmarks.fanout import naive_pair as run_naive_pair  # noqa: E402
+
 SCRUBBED = ("ANTHROPIC_", "BROADSHEET_", "SALESFORCE_", "GRAPH_", "SMTP_")
 
 
@@ -90,42 +93,7 @@ def naive_pair(snapshot_dir: Path, outputs: Path, target: str, parameters: dict)
     env = environment(outputs)
     notebook = ROOT / "notebooks" / f"{REPORT}.ipynb"
     t0 = time.perf_counter()
-    subprocess.run(
-        [
-            str(BIN / "papermill"),
-            str(notebook),
-            str(out / "notebook.ipynb"),
-            "-y",
-            json.dumps(parameters | {"target": target}),  # JSON is YAML
-            "--cwd",
-            str(notebook.parent),
-            "--kernel",
-            "python3",
-            "--no-progress-bar",
-            "--log-level",
-            "WARNING",
-        ],
-        check=True,
-        env=env,
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            str(BIN / "jupyter"),
-            "nbconvert",
-            "--to",
-            "html",
-            "--no-input",
-            str(out / "notebook.ipynb"),
-            "--output-dir",
-            str(out),
-            "--log-level",
-            "WARN",
-        ],
-        check=True,
-        env=env,
-        capture_output=True,
-    )
+    run_naive_pair(notebook, parameters | {"target": target}, notebook.parent, out, env)
     return time.perf_counter() - t0
 
 
