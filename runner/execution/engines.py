@@ -280,6 +280,10 @@ class WarmEngine(KeepingEngine):
             # Started ahead: fresh, so nothing to reset; wait for its boot and preload.
             try:
                 run_sync(cls._async_reply)(warm, warm.pending, cls.PRELOAD_TIMEOUT)
+                # nbclient runs wait_for_ready only on kernels it starts itself: it proves
+                # IOPub is subscribed (a cell's "idle" published before that is lost, and
+                # the cell then times out waiting for it) and drains the preload's messages.
+                run_sync(warm.kc.wait_for_ready)(timeout=cls.PRELOAD_TIMEOUT)
             except Exception as err:  # noqa: BLE001 - a kernel that did not start is replaced
                 log.warning("kernel started ahead did not come up (%s); starting afresh", err)
                 cls._discard_keys([key])
