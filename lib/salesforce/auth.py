@@ -268,7 +268,7 @@ def load_private_key(path: Path) -> RSAPrivateKey:
             "app, the private key it was made with comes here"
         )
     if not re.search(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----", data):
-        raise refuse("is not a PEM private key (-----BEGIN PRIVATE KEY-----)")
+        raise refuse("is not a PEM private key (no PEM block of a PRIVATE KEY in it)")
     try:
         key = load_pem_private_key(data, password=None)
     except TypeError:

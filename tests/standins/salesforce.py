@@ -525,7 +525,7 @@ def self_signed(key: rsa.RSAPrivateKey, common_name: str = "broadsheet-jwt") -> 
 
 
 def pem(key: Any) -> bytes:
-    """A private key as unencrypted PKCS#8 PEM (``-----BEGIN PRIVATE KEY-----``)."""
+    """A private key as unencrypted PKCS#8 PEM (a ``PRIVATE KEY`` block)."""
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
