@@ -331,27 +331,13 @@ def crontab_block(
             raise ConfigError(
                 str(err), file=f"parameters/{decl.name}.yaml", field="schedule"
             ) from None
-        job = " ".join(
-            [
-                "cd",
-                shlex.quote(str(root)),
-                "&&",
-                "mkdir",
-                "-p",
-                shlex.quote(str(logs)),
-                "&&",
-                shlex.quote(command),
-                "run",
-                shlex.quote(decl.name),
-                "--scheduled",
-                shlex.quote(" ".join(decl.schedule.split())),
-                ">>",
-                shlex.quote(str(logs / f"{decl.name}.log")),
-                "2>&1",
-            ]
+        job = _job(
+            root,
+            command,
+            ["run", decl.name, "--scheduled", " ".join(decl.schedule.split())],
+            logs / f"{decl.name}.log",
         )
-        # '%' ends a crontab command (the rest becomes stdin) unless escaped.
-        lines.extend(f"{timing} {job.replace('%', chr(92) + '%')}" for timing in timings)
+        lines.extend(f"{timing} {job}" for timing in timings)
     if len(lines) > 5:
         lines.extend(_housekeeping(root, command, logs))
     lines.append(END)
@@ -368,26 +354,18 @@ HOUSEKEEPING = (
 the usual on-the-hour slots), and retention once a night."""
 
 
+def _job(root: Path, command: str, args: list[str], log: Path) -> str:
+    """One crontab command: in the checkout, ``command args`` appending to ``log``."""
+    parts = ["cd", str(root), "&&", "mkdir", "-p", str(log.parent), "&&", command, *args]
+    job = " ".join(shlex.quote(p) if p != "&&" else p for p in parts)
+    # '%' ends a crontab command (the rest becomes stdin) unless escaped.
+    return f"{job} >> {shlex.quote(str(log))} 2>&1".replace("%", chr(92) + "%")
+
+
 def _housekeeping(root: Path, command: str, logs: Path) -> list[str]:
     lines = ["# Missed runs are caught up at boot and hourly; old outputs are pruned nightly."]
     for timing, verb, log in HOUSEKEEPING:
-        job = " ".join(
-            [
-                "cd",
-                shlex.quote(str(root)),
-                "&&",
-                "mkdir",
-                "-p",
-                shlex.quote(str(logs)),
-                "&&",
-                shlex.quote(command),
-                verb,
-                ">>",
-                shlex.quote(str(logs / f"{log}.log")),
-                "2>&1",
-            ]
-        )
-        lines.append(f"{timing} {job.replace('%', chr(92) + '%')}")
+        lines.append(f"{timing} {_job(root, command, [verb], logs / f'{log}.log')}")
     return lines
 
 
