@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import nbformat
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.writer.excel import ExcelWriter
 
 from lib import figures as figures_mod
 from lib.report.lists import PipelineList, pipeline_list
@@ -94,7 +96,10 @@ def xlsx_bytes(lst: PipelineList, *, title: str = "Pipeline", stamp: datetime = 
     wb.properties.title = xml_text(title)
     wb.properties.created = wb.properties.modified = stamp
     buffer = io.BytesIO()
-    wb.save(buffer)
+    # Not wb.save(): openpyxl's save_workbook stamps "modified" with the time of saving,
+    # so the same list would never be the same bytes twice.
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(wb, archive).save()
     return stable_zip(buffer.getvalue())
 
 
