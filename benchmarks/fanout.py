@@ -277,6 +277,7 @@ def _direct_outputs(p: Mapping[str, Any]) -> list[list[tuple[str, Any]]]:
         fiscal_year_start_month=p["fiscal_year_start_month"],
         commission_rates=p["commission_rates"],
     )
+    fig["since_last"] = report.since_last(fig, published.load(p.get("previous_figures", "")), mine)
     limits = blocks.thresholds(p["thresholds"])
     m = fig["metrics"]
     sections = [
@@ -341,6 +342,7 @@ def _direct_outputs(p: Mapping[str, Any]) -> list[list[tuple[str, Any]]]:
             )
         ],
         [("result", blocks.commentary(fig["commentary"], "summary"))],
+        [("result", blocks.since_last(fig["since_last"], fig["pipeline"], as_of=fig["as_of"]))],
         [
             (
                 "result",
