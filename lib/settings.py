@@ -20,11 +20,12 @@ process that needs them, never on a command line or into a notebook parameter).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_core import PydanticUseDefault
@@ -39,6 +40,31 @@ DEFAULT_API_VERSION = "64.0"
 DEFAULT_COMMENTARY_MODEL = "claude-sonnet-4-5"
 DEFAULT_GRAPH_AUTHORITY = "https://login.microsoftonline.com"
 DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com"
+# Variables outside the tree that still shape what a child process does (where programs
+# and modules are found, time zone, locale, proxies, Jupyter's own paths): a long-lived
+# runner started under other values must not serve this process (see fingerprint()).
+RUNTIME_VARIABLES = (
+    "PATH",
+    "PYTHONPATH",
+    "TZ",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "HOME",
+    "TMPDIR",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "JUPYTER_PATH",
+    "JUPYTER_CONFIG_DIR",
+    "JUPYTER_DATA_DIR",
+    "IPYTHONDIR",
+)
 
 
 def _config(prefix: str = "", *, ignore_empty: bool = True) -> SettingsConfigDict:
@@ -213,6 +239,13 @@ class Settings(BaseSettings):
         validation_alias="REQUESTS_CA_BUNDLE",
         description="certificate bundle for TLS (Salesforce, Graph, Anthropic)",
     )
+    warm: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="hand `broadsheet run` to a warm runner: auto (from a terminal), on, off",
+    )
+    warm_idle_minutes: float = Field(
+        30, gt=0, description="minutes a warm runner waits for a run before it stops"
+    )
     # Sections: built by :func:`load` from the same sources; a bare ``Settings(...)`` (tests)
     # reads them from the environment alone.
     salesforce: SalesforceSection = Field(
@@ -260,6 +293,20 @@ class Settings(BaseSettings):
                     value = str(value.resolve())
                 env[variable] = str(value)
         return env
+
+
+def fingerprint(settings: Settings) -> str:
+    """A digest of everything a long-lived child started with ``settings`` would run with:
+    every setting as :meth:`Settings.environment` passes it (secrets included: a changed
+    key must not reach a runner that holds the old one; only the digest is ever kept), the
+    :data:`RUNTIME_VARIABLES` and the working directory (relative paths, ``./.env``)."""
+    env = settings.environment()
+    mine = {
+        name: env[name] for fields in _VARIABLES.values() for name in fields.values() if name in env
+    }
+    mine |= {name: os.environ.get(name) for name in RUNTIME_VARIABLES}
+    mine["cwd"] = os.getcwd()
+    return hashlib.sha256(json.dumps(mine, sort_keys=True).encode()).hexdigest()
 
 
 def _variables() -> dict[str, dict[str, str]]:

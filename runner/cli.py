@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from lib.errors import BroadsheetError, NothingToDo
+from lib.errors import BroadsheetError, ConfigError, NothingToDo
 
 if TYPE_CHECKING:
     from lib.settings import Settings
@@ -157,22 +157,83 @@ def run(report: str, scheduled: str | None, **options: Any) -> None:
     """Run one REPORT (a parameter file's stem) for every target of its fan-out."""
     from datetime import UTC, datetime
 
-    from runner import declarations, schedule
+    from runner import resident, schedule
     from runner.spec import RunSpec
 
     settings = _settings()
-    declarations.discover(settings.parameters_dir).get(report)  # before any file is touched
     options["source"] = options["source"] or _default_source(settings)
+    spec = RunSpec(report=report, targets=tuple(options.pop("targets")), **options)
+    warm = resident.wanted(settings, spec, interactive=sys.stdin.isatty() and sys.stderr.isatty())
+    if not warm:
+        from runner import declarations
+
+        declarations.discover(settings.parameters_dir).get(report)  # before any file is touched
     if scheduled and not schedule.should_run(scheduled, datetime.now(UTC)):
         logging.getLogger(__name__).info("%s: %r is not due now; nothing to do", report, scheduled)
         sys.exit(0)
-    spec = RunSpec(report=report, targets=tuple(options.pop("targets")), **options)
+    if warm:
+        status = _run_warm(spec, settings)
+        if status is not None:
+            sys.exit(status)
     with schedule.run_lock(report, settings.outputs) as mine:
         if not mine:
             sys.exit(0)
         result = _run_with_progress(spec, settings, process_started=_process_started())
     _summarise(result)
     sys.exit(result.exit_status)
+
+
+def _run_warm(spec, settings) -> int | None:
+    """The run, handed to the warm runner (``runner/resident.py``); None: run it here."""
+    from runner import resident
+    from runner.progress import ProgressReporter
+
+    reporter = ProgressReporter(0, spec.report)
+    try:
+        return resident.submit(
+            spec,
+            settings,
+            verbosity=click.get_current_context().find_root().params.get("verbose") or 0,
+            process_started=_process_started(),
+            progress=_counting(reporter),
+            echo=lambda line, err: click.echo(line, err=err),
+        )
+    finally:
+        reporter.close()
+
+
+@main.command()
+@click.option("--stop", is_flag=True, help="Stop this user's warm runners (each after its run).")
+@click.option("--status", is_flag=True, help="List this user's warm runners.")
+@handle_errors
+def warm(stop: bool, status: bool) -> None:
+    """Start a warm runner for this configuration, so the next runs start at once.
+
+    `broadsheet run` from a terminal starts one by itself (BROADSHEET_WARM=auto); this
+    starts it ahead, for instance when JupyterLab opens.
+    """
+    from runner import resident
+
+    if stop:
+        for info in resident.stop():
+            click.echo(f"stopping warm runner {info['key']} (pid {info['pid']}, {info['cwd']})")
+        return
+    if status:
+        for info in resident.runners():
+            click.echo(
+                f"{info['key']}  pid {info['pid']}  {info['cwd']}  outputs {info['outputs']}  "
+                f"log {info['log']}"
+            )
+        return
+    settings = _settings()
+    info = resident.start(settings)
+    if info is None:
+        raise ConfigError("the warm runner did not start; see <outputs>/logs/warm-runner.log")
+    click.echo(
+        f"warm runner up (pid {info['pid']}; {info['runs']} run(s) so far, "
+        f"{info['kernels_started']} kernel(s) started); it stops after "
+        f"{settings.warm_idle_minutes:g} idle minutes or `broadsheet warm --stop`"
+    )
 
 
 @main.command("sync-cron")
@@ -202,7 +263,7 @@ def sync_cron(write: bool) -> None:
 
 
 def _run_with_progress(spec, settings, *, process_started: float | None = None):
-    from runner.execution.fanout import ProgressReporter
+    from runner.progress import ProgressReporter
     from runner.run import run as run_report
 
     reporter = ProgressReporter(0, spec.report)
@@ -231,30 +292,8 @@ def _counting(reporter):
 
 
 def _summarise(result) -> None:
-    ok = len(result.targets) - len(result.failed)
-    click.echo(
-        f"{result.report} {result.as_of}: {ok}/{len(result.targets)} targets ok → {result.path}"
-    )
-    for t in result.failed:
-        err = t.error or {}
-        cell = f"cell {err.get('cell')}" if err.get("cell") is not None else "no cell"
-        click.echo(
-            f"  FAILED {t.id} ({t.name}): {cell}: {err.get('message')}  [{err.get('notebook')}]"
-        )
-    sent = [d for d in result.deliveries if d.get("status") == "sent"]
-    if result.deliveries:
-        click.echo(f"  delivered {len(sent)} message(s)")
-    for d in result.deliveries:
-        if d.get("status") == "failed":
-            click.echo(
-                f"  DELIVERY FAILED {d.get('target')} → {d.get('recipient')}: {d.get('error')}"
-            )
-    for s in result.skipped_recipients:
-        click.echo(
-            f"  skipped recipient for {s.get('target')}: {s.get('address')!r}: {s.get('reason')}"
-        )
-    for s in result.skipped_targets:
-        click.echo(f"  not sent {s.get('target')} ({s.get('name')}): {s.get('reason')}")
+    for line in result.summary():
+        click.echo(line)
 
 
 @main.command()

@@ -233,6 +233,7 @@ def run(
     progress: Callable[[TargetResult, int, int], None] | None = None,
     process_started: float | None = None,
     keep_kernels: bool = False,
+    cluster: fanout.Cluster | None = None,
 ) -> RunResult:
     """Run one report end to end and merge it into the day's ``run.json`` (``runner.record``).
 
@@ -243,7 +244,9 @@ def run(
         process_started: when the calling process started (seconds since the epoch), for
             ``run.json``'s ``startup``; the CLI passes it.
         keep_kernels: leave this process's warm kernel running after the run (a
-            long-lived caller that runs again: the admin's preview worker).
+            long-lived caller that runs again: the admin's preview worker, the warm runner).
+        cluster: a long-lived caller's Dask cluster for a fan-out (see
+            :func:`runner.execution.fanout.run_all`).
 
     Raises:
         BroadsheetError: bad usage, configuration or input (exit 2) — before any kernel.
@@ -273,6 +276,7 @@ def run(
             scheduler=spec.scheduler,
             progress=progress,
             keep_kernels=keep_kernels,
+            cluster=cluster,
         )
     finally:
         if not keep_kernels:

@@ -32,6 +32,25 @@ class RunSpec:
     retailers: int | None = None  # demo source only: size of the demo book
     preview: bool = False  # rendered into <as_of>-preview for the admin; never delivered
 
+    def to_json(self) -> dict[str, Any]:
+        """The spec as JSON values (a date as ``YYYY-MM-DD``), for another process."""
+        data = asdict(self)
+        data["as_of"] = self.as_of.isoformat() if self.as_of else None
+        data["targets"] = list(self.targets)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunSpec:
+        """The inverse of :meth:`to_json`."""
+        as_of = data.get("as_of")
+        return cls(
+            **{
+                **data,
+                "as_of": date.fromisoformat(as_of) if as_of else None,
+                "targets": tuple(data.get("targets") or ()),
+            }
+        )
+
 
 @dataclass
 class RunResult:
@@ -67,6 +86,33 @@ class RunResult:
     def exit_status(self) -> int:
         failed_deliveries = [d for d in self.deliveries if d.get("status") == "failed"]
         return 1 if self.failed or failed_deliveries else 0
+
+    def summary(self) -> list[str]:
+        """What the CLI prints when the run is over: a line for the run, then one per
+        failed target, failed delivery, skipped recipient and target held back."""
+        ok = len(self.targets) - len(self.failed)
+        lines = [f"{self.report} {self.as_of}: {ok}/{len(self.targets)} targets ok → {self.path}"]
+        for t in self.failed:
+            err = t.error or {}
+            cell = f"cell {err.get('cell')}" if err.get("cell") is not None else "no cell"
+            lines.append(
+                f"  FAILED {t.id} ({t.name}): {cell}: {err.get('message')}  [{err.get('notebook')}]"
+            )
+        sent = [d for d in self.deliveries if d.get("status") == "sent"]
+        if self.deliveries:
+            lines.append(f"  delivered {len(sent)} message(s)")
+        for d in self.deliveries:
+            if d.get("status") == "failed":
+                lines.append(
+                    f"  DELIVERY FAILED {d.get('target')} → {d.get('recipient')}: {d.get('error')}"
+                )
+        for s in self.skipped_recipients:
+            lines.append(
+                f"  skipped recipient for {s.get('target')}: {s.get('address')!r}: {s.get('reason')}"
+            )
+        for s in self.skipped_targets:
+            lines.append(f"  not sent {s.get('target')} ({s.get('name')}): {s.get('reason')}")
+        return lines
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from runner.execution.engines import WarmEngine
 from runner.execution.job import TargetJob, TargetResult, run_target
@@ -20,6 +20,8 @@ from runner.execution.job import TargetJob, TargetResult, run_target
 log = logging.getLogger(__name__)
 
 Progress = Callable[[TargetResult, int, int], None]
+# Given a number of workers, a Dask client whose cluster outlives the run.
+Cluster = Callable[[int], Any]
 
 
 def default_workers() -> int:
@@ -42,6 +44,7 @@ def run_all(
     scheduler: str | None = None,
     progress: Progress | None = None,
     keep_kernels: bool = False,
+    cluster: Cluster | None = None,
 ) -> list[TargetResult]:
     """Run every job; results in the order of ``jobs``. One failure never stops the rest.
 
@@ -52,6 +55,9 @@ def run_all(
         progress: called after each target with its result, the count done and the total.
         keep_kernels: in process, leave the warm kernel running for the next run (a
             long-lived caller such as the admin's preview worker); else it stops here.
+        cluster: a long-lived caller's Dask client for a given number of workers (the
+            warm runner's), used instead of a local cluster of this run's own; its workers
+            and their warm kernels are left running for the next run.
     """
     if not jobs:
         return []
@@ -68,29 +74,37 @@ def run_all(
                 WarmEngine.discard()
         return results
     workers = workers or default_workers()
-    return _run_dask(jobs, workers=workers, scheduler=scheduler, progress=progress)
+    return _run_dask(jobs, workers=workers, scheduler=scheduler, progress=progress, cluster=cluster)
 
 
 def _run_dask(
-    jobs: Sequence[TargetJob], *, workers: int, scheduler: str | None, progress: Progress | None
+    jobs: Sequence[TargetJob],
+    *,
+    workers: int,
+    scheduler: str | None,
+    progress: Progress | None,
+    cluster: Cluster | None,
 ) -> list[TargetResult]:
     from dask.distributed import Client, LocalCluster, as_completed
 
     # distributed configures its own loggers at import; a run's log is about targets.
     logging.getLogger("distributed").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
 
-    cluster = None
-    if scheduler:
+    kept = cluster is not None and not scheduler
+    local = None
+    if kept:
+        client = cluster(workers)
+    elif scheduler:
         client = Client(scheduler, timeout="30s")
     else:
-        cluster = LocalCluster(
+        local = LocalCluster(
             n_workers=min(workers, len(jobs)),
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
             silence_logs=logging.WARNING,
         )
-        client = Client(cluster)
+        client = Client(local)
     try:
         futures = {
             # pure=False: a rerun must execute again, never reuse a cached result.
@@ -125,54 +139,12 @@ def _run_dask(
                 progress(result, done, len(jobs))
         return [r for r in results if r is not None]
     finally:
-        # Warm kernels are children of the workers: stop them before the workers go.
-        try:
-            client.run(WarmEngine.discard)
-        except Exception:  # noqa: BLE001 - a worker that is already gone has no kernels
-            log.debug("could not reach every worker to stop its kernels")
-        client.close()
-        if cluster is not None:
-            cluster.close()
-
-
-class ProgressReporter:
-    """A progress bar on a terminal; plain log lines when not a TTY (cron)."""
-
-    def __init__(self, total: int, label: str, *, stream=None) -> None:
-        self.stream = stream or sys.stderr
-        self.total = total
-        self.label = label
-        self.failed = 0
-        self.started = time.monotonic()
-        self.bar = None
-        if self.stream.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, desc=label, unit="target", file=self.stream)
-
-    def __call__(self, result: TargetResult, done: int, total: int) -> None:
-        if result.status != "ok":
-            self.failed += 1
-        if self.bar is not None:
-            if self.bar.total != total:  # the CLI learns the target count from the first result
-                self.bar.total = total
-            self.bar.set_postfix(failed=self.failed)
-            self.bar.update(1)
-            return
-        elapsed = time.monotonic() - self.started
-        eta = elapsed / done * (total - done) if done else 0.0
-        log.info(
-            "%s: %d/%d done, %d failed, ETA %.0fs — %s %s (%.1fs)",
-            self.label,
-            done,
-            total,
-            self.failed,
-            eta,
-            result.id,
-            result.status,
-            result.duration,
-        )
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        if not kept:
+            # Warm kernels are children of the workers: stop them before the workers go.
+            try:
+                client.run(WarmEngine.discard)
+            except Exception:  # noqa: BLE001 - a worker that is already gone has no kernels
+                log.debug("could not reach every worker to stop its kernels")
+            client.close()
+            if local is not None:
+                local.close()

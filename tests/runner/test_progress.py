@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 
-from runner.execution.fanout import ProgressReporter
+from runner.progress import ProgressReporter
 from runner.execution.job import TargetResult
 
 
@@ -32,7 +32,7 @@ def test_terminal_gets_a_bar_with_failures():
 
 def test_cron_gets_log_lines(caplog):
     progress = ProgressReporter(0, "retailer_weekly", stream=io.StringIO())
-    with caplog.at_level(logging.INFO, logger="runner.execution.fanout"):
+    with caplog.at_level(logging.INFO, logger="runner.progress"):
         progress(_result(1), 1, 2)
         progress(_result(2, "failed"), 2, 2)
     lines = [r.getMessage() for r in caplog.records]
