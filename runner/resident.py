@@ -73,6 +73,8 @@ log = logging.getLogger(__name__)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Seconds a client waits for a runner it started to listen (its own imports, on a busy host).
 START_TIMEOUT = 120
+# Seconds a new runner waits for a stopping one of the same name to let go of its lock.
+STOP_WAIT = 60
 # Seconds between the runner's looks at its idle time.
 IDLE_POLL = 5.0
 CODE = ("lib", "runner")
@@ -423,7 +425,12 @@ def serve(settings: Settings, name: str) -> int:
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        return 0  # a runner for the same key started a moment earlier: it serves
+        if _connect(name) is not None:
+            return 0  # a runner for the same key started a moment earlier: it serves
+        # One that is stopping holds the lock until its kernels are down: wait for it.
+        if not _wait_for_lock(lock, STOP_WAIT):
+            log.error("another runner %s holds its lock and does not listen", name)
+            return 1
     path, info = where / f"{name}.sock", where / f"{name}.json"
     path.unlink(missing_ok=True)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -483,6 +490,18 @@ def serve(settings: Settings, name: str) -> int:
         WarmEngine.discard()
         lock.close()
     return 0
+
+
+def _wait_for_lock(lock: IO[str], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            time.sleep(0.1)
+        else:
+            return True
+    return False
 
 
 def _accept(

@@ -30,6 +30,8 @@ SAMPLES = {
     "SMTP_PORT": "2525",
     "SALESFORCE_API_VERSION": "61.0",
     "SALESFORCE_DOMAIN": "test",
+    "BROADSHEET_WARM": "off",
+    "BROADSHEET_WARM_IDLE_MINUTES": "5",
 }
 
 
