@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import logging
 
-from runner.progress import ProgressReporter
 from runner.execution.job import TargetResult
+from runner.progress import ProgressReporter
 
 
 class _Terminal(io.StringIO):
