@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from lib.settings import Settings
     from runner.spec import RunSpec
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("runner.resident")  # also when run as __main__
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Seconds a client waits for a runner it started to listen (its own imports, on a busy host).
