@@ -23,17 +23,11 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from admin import api, limits, page
 from admin.auth import Auth, Throttle
-from admin.store import AddressError, Store
+from admin.problems import status_of
+from admin.store import Store
 from admin.testsend import Launcher, SubprocessLauncher
 from admin.worker import WarmLauncher, WarmWorker
-from lib.errors import (
-    BroadsheetError,
-    ConfigError,
-    InputError,
-    SnapshotError,
-    SourceError,
-    UnknownNameError,
-)
+from lib.errors import BroadsheetError
 from runner.state.database import engine_for, upgrade
 
 log = logging.getLogger(__name__)
@@ -108,62 +102,6 @@ def create_app(
     for family in (HTTPException, RequestValidationError, BroadsheetError, Exception):
         app.add_exception_handler(family, handle_error)
     return app
-
-
-def status_of(err: Exception) -> tuple[int, str, list[dict[str, Any]], dict[str, str]]:
-    """Status, message, itemised errors and headers for any exception."""
-    if isinstance(err, HTTPException):
-        if err.status_code == 413:
-            return 413, limits.TOO_LARGE, [], {}
-        return err.status_code, _clip(str(err.detail)), [], dict(err.headers or {})
-    if isinstance(err, RequestValidationError):
-        items = [_validation_item(e) for e in err.errors()]
-        first = items[0] if items else {"field": None, "reason": "invalid request"}
-        where = f"{first['field']}: " if first["field"] else ""
-        return 422, f"{where}{first['reason']}", items, {}
-    if isinstance(err, AddressError):
-        items = [
-            {"field": p["field"], "value": _short(p["address"]), "reason": _clip(p["reason"])}
-            for p in err.problems
-        ]
-        return 422, _clip(str(err)), items, {}
-    if isinstance(err, UnknownNameError):
-        return 404, _clip(str(err)), [], {}
-    if isinstance(err, (InputError, SnapshotError)):
-        return 422, _clip(str(err)), [], {}
-    if isinstance(err, SourceError):
-        return 502, _clip(str(err)), [], {}
-    if isinstance(err, (ConfigError, BroadsheetError)):
-        return 500, _clip(str(err)), [], {}
-    return 500, "internal error; the admin's log has the details", [], {}
-
-
-def _validation_item(e: dict[str, Any]) -> dict[str, Any]:
-    if e.get("type") == "json_invalid":
-        reason = f"invalid JSON: {(e.get('ctx') or {}).get('error', e.get('msg'))}"
-        return {"field": None, "value": None, "reason": _clip(reason)}
-    return {
-        "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body") or None,
-        "value": _short(e.get("input")),
-        "reason": _clip(str(e.get("msg"))),
-    }
-
-
-# How much of a value an error may quote, and how long a message may grow: a request can
-# carry a megabyte, and an error must not echo it (messages quote with lib.errors.excerpt;
-# these bound what they quote from elsewhere, such as a validator's reason).
-SHORT, LONG = 60, 500
-
-
-def _short(value: Any) -> str | None:
-    if value is None or isinstance(value, (dict, list)):
-        return None
-    text = str(value)
-    return text if len(text) <= SHORT else text[:SHORT] + "…"
-
-
-def _clip(message: str) -> str:
-    return message if len(message) <= LONG else message[:LONG] + "…"
 
 
 def wants_json(request: Request) -> bool:

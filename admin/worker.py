@@ -192,7 +192,7 @@ def preview(request: dict[str, Any], settings: Any) -> dict[str, Any]:
 def serve(receive: IO[str], send: IO[str], settings: Any, engine: Engine) -> None:
     """Answer requests until the server closes the pipe."""
     from admin import testsend
-    from admin.app import status_of
+    from admin.problems import status_of
     from lib.errors import BroadsheetError
     from runner.execution.engines import WarmEngine
 
