@@ -80,6 +80,11 @@ def count(v: Any) -> str:
     return DASH if x is None else _signed(x, ",.0f")
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """A count with its noun, singular for one: ``1 application``, ``1,234 applications``."""
+    return f"{count(n)} {noun if n == 1 else plural or noun + 's'}"
+
+
 def percent(v: Any, decimals: int = 1) -> str:
     """A fraction as a percentage: ``0.4134`` -> ``41.3%``."""
     x = _num(v)

@@ -127,7 +127,7 @@ def pipeline_view(
         )
         table = _pipeline_table(stage_title, rows_data, show_retailer)
         total = sum(r.get("amount") or 0 for r in rows_data)
-        caption = f"{fmt.count(len(rows_data))} applications, {fmt.money(total)}"
+        caption = f"{fmt.counted(len(rows_data), 'application')}, {fmt.money(total)}"
         panels.append((stage, render_macro("table", _with_caption(table, caption), sortable=True)))
         oldest = _pipeline_table(stage_title, rows_data[:email_rows], show_retailer)
         more = f" (oldest {email_rows} shown)" if len(rows_data) > email_rows else ""

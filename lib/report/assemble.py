@@ -16,7 +16,7 @@ import pandas as pd
 from lib import demo, metrics, periods
 from lib import snapshot as snapshot_mod
 from lib.contract import Target
-from lib.errors import InputError
+from lib.errors import InputError, excerpt
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,10 @@ def open_snapshot(
             the last day of the previous month).
         monthly: whether the report covers whole months.
     """
-    day = date.fromisoformat(as_of) if as_of else periods.default_as_of()
+    try:
+        day = date.fromisoformat(as_of) if as_of else periods.default_as_of()
+    except ValueError:
+        raise InputError(f"parameter as_of: {excerpt(as_of)} is not a date (YYYY-MM-DD)") from None
     if monthly and not as_of:
         day = periods.board_month_as_of(day + timedelta(days=1))
     if path:
@@ -223,7 +226,7 @@ def pipeline_notes(items: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[str
         old = [r for r in rows if (r.get("days") or 0) > 30]
         if rows:
             notes.append(
-                f"{title}: {formatting.count(len(rows))} applications worth "
+                f"{title}: {formatting.counted(len(rows), 'application')} worth "
                 f"{formatting.money(sum(r.get('amount') or 0 for r in rows), compact=True)}; "
                 f"{formatting.count(len(old))} of them waiting over 30 days."
             )

@@ -249,3 +249,21 @@ def test_money_round_trips_to_the_pound(v: float) -> None:
     number = float(text.replace("£", "").replace(",", ""))
     assert abs(number - v) <= 0.5
     assert text.startswith("-£") == (number < 0)
+
+
+@pytest.mark.parametrize(
+    ("n", "expected"),
+    [
+        (0, "0 applications"),
+        (1, "1 application"),
+        (2, "2 applications"),
+        (1234, "1,234 applications"),
+    ],
+)
+def test_a_count_takes_the_singular_for_one(n, expected):
+    assert fmt.counted(n, "application") == expected
+
+
+def test_an_irregular_plural_is_given():
+    assert fmt.counted(3, "BDM", "BDMs") == "3 BDMs"
+    assert fmt.counted(2, "company", "companies") == "2 companies"

@@ -319,7 +319,7 @@ def test_pipeline_view():
         ],
         [header, ["APP-A2", NAME, "Oakfield Bank", "£500", "19", "8–30"]],
     ]
-    assert "2 applications, £3,800" in page.text and "1 applications, £500" in page.text
+    assert "2 applications, £3,800" in page.text and "1 application, £500" in page.text
     assert [o["value"] for o in page.elements("option")] == ["ans", "snp"]
     panels = [d for d in page.elements("div") if "data-switch-group" in d]
     assert [(d["data-switch-value"], "hidden" in d) for d in panels] == [("ans", False), ("snp", True)]  # fmt: skip
@@ -337,7 +337,7 @@ def test_pipeline_view_email_lists_the_oldest():
     ]
     # Only the stage with more items than the email lists says so.
     assert "2 applications, £3,800 (oldest 1 shown)" in email.text
-    assert "1 applications, £500" in email.text and email.text.count("oldest") == 1
+    assert "1 application, £500" in email.text and email.text.count("oldest") == 1
     assert "<select" not in markup and "data-switch" not in markup
 
 

@@ -379,7 +379,7 @@ def test_inactive_retailers_window_edge(snap):
 def test_pipeline_notes(snap):
     assert report.pipeline_notes(report.pipeline(snap, A)) == [
         "Approved but not signed: 2 applications worth £3.8k; 1 of them waiting over 30 days.",
-        "Signed but not paid: 1 applications worth £500; 0 of them waiting over 30 days.",
+        "Signed but not paid: 1 application worth £500; 0 of them waiting over 30 days.",
     ]
 
 
@@ -459,3 +459,9 @@ def test_names(fig):
     assert report.names(fig["retailers"]) == NAMES
     assert report.names(fig["bdms"]) == {"U1": "Bea One", "U2": "Cal Two", "U3": "Ada Gone"}
     assert report.names({}) == {}
+
+
+@pytest.mark.parametrize("as_of", ["2026-13-01", "22/11/2026", "yesterday"])
+def test_a_malformed_as_of_names_the_parameter(as_of):
+    with pytest.raises(InputError, match=r"parameter as_of: .* is not a date \(YYYY-MM-DD\)"):
+        report.open_snapshot("", as_of)
