@@ -49,6 +49,7 @@ import json
 import logging
 import os
 import queue
+import signal
 import socket
 import stat
 import struct
@@ -457,6 +458,9 @@ def serve(settings: Settings, name: str) -> int:
 
     from runner.execution.engines import WarmEngine
 
+    if threading.current_thread() is threading.main_thread():
+        # systemctl stop, kill: leave through the finally below, kernels and workers down.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     cluster = WarmCluster()
     _prestart(settings)
     idle = settings.warm_idle_minutes * 60

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.fixtures.runner import WORKING_CELLS, live_retailers, make_notebook
@@ -152,8 +153,14 @@ def test_runs_handed_to_the_warm_runner(project, warm_env, demo_snapshot_dir, de
     (now,) = _runners(project, other_env)
     assert now["key"] != runner["key"]
 
-    # Stopped on request.
-    stopped = project_cli(project, other_env, "warm", "--stop")
-    assert f"pid {now['pid']}" in stopped.stdout
+    # Asked to stop, it lists what it asks; a runner killed with SIGTERM (systemctl stop,
+    # kill) takes its kernel and socket with it.
+    listed = project_cli(project, other_env, "warm", "--status")
+    assert f"pid {now['pid']}" in listed.stdout
+    children = psutil.Process(now["pid"]).children(recursive=True)
+    assert children  # its warm kernel
+    os.kill(now["pid"], signal.SIGTERM)
     assert _gone(now["pid"])
+    assert all(_gone(child.pid, 30) for child in children)
     assert not list(Path(warm_env["TMPDIR"]).glob("broadsheet-*/*.sock"))
+    assert project_cli(project, other_env, "warm", "--stop").stdout == ""
