@@ -19,7 +19,8 @@ terminal run in their own process, as before. ``on`` always, ``off`` never. A ru
 Which runner: one per configuration and code. Its name is a digest of the settings
 (``lib.settings.fingerprint``: every setting, secrets included, the variables that shape
 a child process, the working directory) and of the code (every file under ``lib/`` and
-``runner/``, the lock file, the interpreter). A run whose settings or code differ starts a
+``runner/``, Python modules beside the notebooks, the lock file, the interpreter). A run
+whose settings or code differ starts a
 runner of its own and stops the ones started from the same directory for other digests,
 so an edited ``.env`` or ``lib/`` module never runs in a stale process.
 
@@ -91,22 +92,29 @@ def wanted(settings: Settings, spec: RunSpec, *, interactive: bool) -> bool:
     return settings.warm == "on" or interactive
 
 
-def code_digest() -> str:
-    """A digest of the code a runner has imported: a changed file means another runner."""
+def code_digest(notebooks: Path | None = None) -> str:
+    """A digest of the code a runner has imported: a changed file means another runner.
+
+    Every file under ``lib/`` and ``runner/`` (modules, templates), the lock file, the
+    interpreter, and the Python modules beside the notebooks (``notebooks``), which a
+    notebook may import and a warm kernel would otherwise keep as first imported.
+    """
     h = hashlib.sha256(sys.executable.encode())
     files = [p for top in CODE for p in (ROOT / top).rglob("*") if "__pycache__" not in p.parts]
     files += [ROOT / "uv.lock", ROOT / "pyproject.toml"]
+    if notebooks is not None:
+        files += [p for p in Path(notebooks).rglob("*.py") if "__pycache__" not in p.parts]
     for path in sorted(files):
         with contextlib.suppress(FileNotFoundError):
             st = path.stat()
             if stat.S_ISREG(st.st_mode):
-                h.update(f"{path.relative_to(ROOT)}\0{st.st_mtime_ns}\0{st.st_size}\n".encode())
+                h.update(f"{path}\0{st.st_mtime_ns}\0{st.st_size}\n".encode())
     return h.hexdigest()
 
 
 def key(settings: Settings) -> str:
     """The name of the runner for these settings and this code."""
-    both = f"{fingerprint(settings)}:{code_digest()}"
+    both = f"{fingerprint(settings)}:{code_digest(Path(settings.notebooks_dir))}"
     return hashlib.sha256(both.encode()).hexdigest()[:24]
 
 

@@ -85,6 +85,17 @@ def test_changed_code_names_another_runner(tmp_path: Path, monkeypatch: pytest.M
     assert resident.code_digest() != changed
 
 
+def test_a_module_beside_the_notebooks_is_code_too(tmp_path: Path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    (notebooks / "report.ipynb").write_text("{}")
+    before = resident.code_digest(notebooks)
+    (notebooks / "report.ipynb").write_text('{"cells": []}')  # read afresh by every run
+    assert resident.code_digest(notebooks) == before
+    (notebooks / "helpers.py").write_text("def f(): ...\n")  # imported, then kept by a kernel
+    assert resident.code_digest(notebooks) != before
+
+
 def test_a_runtime_directory_others_can_enter_is_not_used(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
