@@ -20,9 +20,9 @@ Which runner: one per configuration and code. Its name is a digest of the settin
 (``lib.settings.fingerprint``: every setting, secrets included, the variables that shape
 a child process, the working directory) and of the code (every file under ``lib/`` and
 ``runner/``, Python modules beside the notebooks, the lock file, the interpreter). A run
-whose settings or code differ starts a
-runner of its own and stops the ones started from the same directory for other digests,
-so an edited ``.env`` or ``lib/`` module never runs in a stale process.
+whose settings or code differ starts a runner of its own and stops the ones started from
+the same directory for other digests, so an edited ``.env`` or ``lib/`` module never runs
+in a stale process.
 
 Where: sockets in ``<tmp>/broadsheet-<uid>/``, a directory only this user may enter (a
 directory of the right name owned by someone else, or open to others, means no warm
