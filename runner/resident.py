@@ -32,8 +32,10 @@ runner); the runner also checks each peer's user id. Its log is
 Protocol: one JSON object per line. The client sends ``{"op": "run", "spec": ...,
 "verbosity": N, "process_started": T}`` (or ``stop``, ``ping``). The runner answers
 ``{"busy": true}`` at once when a run is in progress (the client then runs in its own
-process rather than queue), else ``{"log": line}`` and ``{"progress": ...}`` while it
-runs, then ``{"done": {"exit": N, "lines": [...], "error": ...}}``.
+process rather than queue), else ``{"started": true}``, ``{"log": line}`` and
+``{"progress": ...}`` while it runs, then ``{"done": {"exit": N, "lines": [...], "error":
+...}}``. A connection that ends before ``started`` (a runner stopping as the run came in)
+means the client runs it itself.
 
 A client that goes away mid-run (Ctrl-C) does not stop the run: the runner finishes it,
 delivery included, as cron would, and ``run.json`` has the result. A runner that dies
@@ -186,8 +188,10 @@ def submit(
                 "process_started": process_started,
             },
         )
+        started = False
         try:
             for message in _messages(stream):
+                started = started or bool(message.get("started"))
                 if message.get("busy"):
                     log.info("the warm runner is busy with another run; running here")
                     return None
@@ -210,6 +214,9 @@ def submit(
                 True,
             )
             return 130
+    if not started:
+        log.info("the warm runner stopped before the run began; running here")
+        return None
     echo(
         f"broadsheet: the warm runner stopped during the run; see {_log_path(settings)} "
         "(what was delivered is in the ledger: running again sends only the rest)",
@@ -498,6 +505,15 @@ def serve(settings: Settings, name: str) -> int:
         path.unlink(missing_ok=True)
         info.unlink(missing_ok=True)
         server.close()
+        # A run accepted while the runner decided to stop never began: its client runs it.
+        while True:
+            try:
+                item = work.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                _Reply(item[0])({"busy": True})
+                item[0].close()
         cluster.close()
         WarmEngine.discard()
         lock.close()
@@ -520,7 +536,10 @@ def _accept(
     server: socket.socket, work: queue.Queue, busy: threading.Event, served: list[int]
 ) -> None:
     while True:
-        conn, _ = server.accept()
+        try:
+            conn, _ = server.accept()
+        except OSError:
+            return  # the runner is stopping and closed its socket
         try:
             conn.settimeout(10)  # a client that connects and says nothing must not block others
             if _peer_uid(conn) != os.getuid():
@@ -583,6 +602,7 @@ def _handle(
     from runner.spec import RunSpec
 
     reply = _Reply(conn)
+    reply({"started": True})  # from here on the run is this runner's to finish
     root = logging.getLogger()
     level = root.level
     verbosity = int(request.get("verbosity") or 0)

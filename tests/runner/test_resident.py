@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -127,3 +129,68 @@ def test_a_socket_path_too_long_for_af_unix_means_no_warm_runner(
         )
         is None
     )
+
+
+def _runner_replying(replies: list[dict]):
+    """A stand-in runner on one end of a socket pair: reads the request, sends ``replies``,
+    hangs up. Returns what ``resident._connect`` should return, and the request read."""
+    client, server = socket.socketpair(socket.AF_UNIX)
+    got: list[dict] = []
+
+    def serve() -> None:
+        with server, server.makefile("r") as stream:
+            got.append(json.loads(stream.readline()))
+            for reply in replies:
+                server.sendall((json.dumps(reply) + "\n").encode())
+
+    threading.Thread(target=serve, daemon=True).start()
+    return client, got
+
+
+@pytest.mark.parametrize(
+    ("replies", "status", "said"),
+    [
+        ([], None, []),  # the runner was stopping as the run came in: run it here
+        ([{"busy": True}], None, []),  # busy with another run: run it here, not queue
+        ([{"started": True}], 1, ["stopped during the run"]),  # died mid-run
+        (
+            [
+                {"started": True},
+                {"log": "INFO runner.run: tiny 2026-11-22: 1 target(s)"},
+                {
+                    "progress": {
+                        "result": {"id": "R1", "status": "ok", "duration": 0.4},
+                        "done": 1,
+                        "total": 1,
+                    }
+                },
+                {"done": {"exit": 1, "lines": ["tiny 2026-11-22: 0/1 targets ok"], "error": None}},
+            ],
+            1,
+            ["1 target(s)", "0/1 targets ok"],
+        ),
+    ],
+)
+def test_what_the_client_makes_of_the_runners_replies(
+    replies, status, said, monkeypatch: pytest.MonkeyPatch
+):
+    conn, got = _runner_replying(replies)
+    monkeypatch.setattr(resident, "_connect", lambda name: conn)
+    lines: list[tuple[str, bool]] = []
+    progress: list[tuple[str, int, int]] = []
+    result = resident.submit(
+        RunSpec(report="tiny", targets=("R1",)),
+        Settings(),
+        verbosity=1,
+        process_started=123.0,
+        progress=lambda r, done, total: progress.append((r.id, done, total)),
+        echo=lambda line, err: lines.append((line, err)),
+    )
+    assert result == status
+    assert got[0]["op"] == "run" and got[0]["spec"]["targets"] == ["R1"]
+    assert got[0]["verbosity"] == 1 and got[0]["process_started"] == 123.0
+    for text in said:
+        assert any(text in line for line, _ in lines), (text, lines)
+    if status == 1 and len(replies) > 1:
+        assert progress == [("R1", 1, 1)]
+        assert lines[0][1] is True and lines[1] == ("tiny 2026-11-22: 0/1 targets ok", False)
