@@ -165,22 +165,27 @@ def run(report: str, scheduled: str | None, **options: Any) -> None:
     spec = RunSpec(report=report, targets=tuple(options.pop("targets")), **options)
     warm = resident.wanted(settings, spec, interactive=sys.stdin.isatty() and sys.stderr.isatty())
     if not warm:
-        from runner import declarations
-
-        declarations.discover(settings.parameters_dir).get(report)  # before any file is touched
+        _check_declared(settings, report)  # before any file is touched
     if scheduled and not schedule.should_run(scheduled, datetime.now(UTC)):
         logging.getLogger(__name__).info("%s: %r is not due now; nothing to do", report, scheduled)
         sys.exit(0)
     if warm:
-        status = _run_warm(spec, settings)
+        status = _run_warm(spec, settings)  # the runner checks the name itself
         if status is not None:
             sys.exit(status)
+        _check_declared(settings, report)  # running here after all
     with schedule.run_lock(report, settings.outputs) as mine:
         if not mine:
             sys.exit(0)
         result = _run_with_progress(spec, settings, process_started=_process_started())
     _summarise(result)
     sys.exit(result.exit_status)
+
+
+def _check_declared(settings: Settings, report: str) -> None:
+    from runner import declarations
+
+    declarations.discover(settings.parameters_dir).get(report)
 
 
 def _run_warm(spec, settings) -> int | None:

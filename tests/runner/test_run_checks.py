@@ -53,6 +53,21 @@ def test_an_undeclared_report_name_is_refused_before_any_file_is_touched(tiny, t
     assert files_under(tmp_path) == before
 
 
+def test_a_run_the_warm_runner_cannot_take_is_checked_before_any_file_is_touched(
+    tiny, tmp_path, monkeypatch
+):
+    # The warm runner checks the name itself; when there is none to take the run (here:
+    # a socket path too long for AF_UNIX), the command checks it before its run lock.
+    deep = tmp_path / ("d" * 100)
+    deep.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(deep))
+    before = files_under(tmp_path)
+    result = invoke(tiny, "run", "../x", "--deliver", "none", BROADSHEET_WARM="on")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines()[-1].startswith("broadsheet: unknown report")
+    assert files_under(tmp_path) - before <= {deep / f"broadsheet-{os.getuid()}"}
+
+
 def test_the_run_lock_refuses_a_name_that_is_not_a_plain_name(tmp_path):
     # Finding 3, at the lock itself: whatever the caller checked, no path leaves locks/.
     for name in ("../x", str(tmp_path / "abs" / "x"), "", "..", "a\\b"):
