@@ -46,7 +46,7 @@ golden: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/metrics.py
 	$(BIN)/python benchmarks/api_calls.py
-	$(BIN)/python benchmarks/fanout.py --retailers 60 --sample 3
+	$(BIN)/python benchmarks/fanout.py --sample 3
 	$(BIN)/python benchmarks/startup.py --repeat 2 --naive-sample 2
 	$(BIN)/python benchmarks/scale.py $(if $(BENCH_LARGE),--large,--sample 8)
 
