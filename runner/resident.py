@@ -70,6 +70,7 @@ from lib.settings import ROOT, fingerprint
 
 if TYPE_CHECKING:
     from lib.settings import Settings
+    from runner.execution.fanout import LocalWorkers
     from runner.spec import RunSpec
 
 log = logging.getLogger("runner.resident")  # also when run as __main__
@@ -340,43 +341,6 @@ def _alive(pid: Any) -> bool:
 # --- runner side ---------------------------------------------------------------------
 
 
-class WarmCluster:
-    """The runner's Dask cluster, started by its first fan-out and kept with the workers'
-    warm kernels; started again for a run that asks for another number of workers."""
-
-    def __init__(self) -> None:
-        self.client: Any = None
-        self.cluster: Any = None
-        self.workers = 0
-
-    def __call__(self, workers: int) -> Any:
-        if self.client is None or self.workers != workers:
-            self.close()
-            from dask.distributed import Client, LocalCluster
-
-            self.cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.WARNING,
-            )
-            self.client, self.workers = Client(self.cluster), workers
-        return self.client
-
-    def close(self) -> None:
-        """Stop the workers' kernels, then the workers."""
-        if self.client is None:
-            return
-        from runner.execution.engines import WarmEngine
-
-        with contextlib.suppress(Exception):  # a worker already gone has no kernels
-            self.client.run(WarmEngine.discard)
-        self.client.close()
-        self.cluster.close()
-        self.client = self.cluster = None
-
-
 class _Forward(logging.Handler):
     """The run's log lines, to the client that asked for the run."""
 
@@ -476,7 +440,9 @@ def serve(settings: Settings, name: str) -> int:
     if threading.current_thread() is threading.main_thread():
         # systemctl stop, kill: leave through the finally below, kernels and workers down.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    cluster = WarmCluster()
+    from runner.execution.fanout import LocalWorkers
+
+    cluster = LocalWorkers()  # started by the first fan-out, then kept
     _prestart(settings)
     idle = settings.warm_idle_minutes * 60
     last = time.monotonic()
@@ -592,7 +558,7 @@ def _prestart(settings: Settings) -> None:
 
 
 def _handle(
-    conn: socket.socket, request: dict[str, Any], settings: Settings, cluster: WarmCluster
+    conn: socket.socket, request: dict[str, Any], settings: Settings, cluster: LocalWorkers
 ) -> None:
     """One run, as ``broadsheet run`` runs it, its output sent to the client."""
     from lib.errors import BroadsheetError

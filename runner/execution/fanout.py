@@ -85,7 +85,7 @@ def _run_dask(
     progress: Progress | None,
     cluster: Cluster | None,
 ) -> list[TargetResult]:
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import Client, as_completed
 
     # distributed configures its own loggers at import; a run's log is about targets.
     logging.getLogger("distributed").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
@@ -97,14 +97,8 @@ def _run_dask(
     elif scheduler:
         client = Client(scheduler, timeout="30s")
     else:
-        local = LocalCluster(
-            n_workers=min(workers, len(jobs)),
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.WARNING,
-        )
-        client = Client(local)
+        local = LocalWorkers()
+        client = local(min(workers, len(jobs)))
     try:
         futures = {
             # pure=False: a rerun must execute again, never reuse a cached result.
@@ -139,12 +133,52 @@ def _run_dask(
                 progress(result, done, len(jobs))
         return [r for r in results if r is not None]
     finally:
-        if not kept:
-            # Warm kernels are children of the workers: stop them before the workers go.
-            try:
-                client.run(WarmEngine.discard)
-            except Exception:  # noqa: BLE001 - a worker that is already gone has no kernels
-                log.debug("could not reach every worker to stop its kernels")
+        if local is not None:
+            local.close()
+        elif not kept:
+            _discard_kernels(client)
             client.close()
-            if local is not None:
-                local.close()
+
+
+class LocalWorkers:
+    """A local Dask cluster of single-threaded worker processes, started on first use: a
+    run's own, or one a long-lived caller keeps with its workers' warm kernels (the warm
+    runner's), started again when a run asks for another number of workers."""
+
+    def __init__(self) -> None:
+        self.client: Any = None
+        self.cluster: Any = None
+        self.workers = 0
+
+    def __call__(self, workers: int) -> Any:
+        """A client of a cluster of ``workers`` workers."""
+        if self.client is None or self.workers != workers:
+            self.close()
+            from dask.distributed import Client, LocalCluster
+
+            self.cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.WARNING,
+            )
+            self.client, self.workers = Client(self.cluster), workers
+        return self.client
+
+    def close(self) -> None:
+        """Stop the workers' kernels, then the workers."""
+        if self.client is None:
+            return
+        _discard_kernels(self.client)
+        self.client.close()
+        self.cluster.close()
+        self.client = self.cluster = None
+
+
+def _discard_kernels(client: Any) -> None:
+    # Warm kernels are children of the workers: stop them before the workers go.
+    try:
+        client.run(WarmEngine.discard)
+    except Exception:  # noqa: BLE001 - a worker that is already gone has no kernels
+        log.debug("could not reach every worker to stop its kernels")

@@ -76,11 +76,12 @@ def warm_env(project) -> Iterator[dict[str, str]]:
 def test_runs_handed_to_the_warm_runner(project, warm_env, demo_snapshot_dir, demo_snapshot):
     a, b = live_retailers(demo_snapshot, 2, contactable=True)
     project.add("tiny", make_notebook(WORKING_CELLS))
-    run = lambda *targets, env=warm_env, deliver="outbox", report="tiny": project_cli(  # noqa: E731
-        project,
-        env,
-        *project.run_args(report, demo_snapshot_dir, *targets, options=("--deliver", deliver)),
-    )
+
+    def run(*targets, env=warm_env, deliver="outbox", report="tiny", options=()):
+        options = ("--deliver", deliver, *options)
+        args = project.run_args(report, demo_snapshot_dir, *targets, options=options)
+        return project_cli(project, env, *args)
+
     run_dir = project.settings.outputs / "tiny" / "2026-11-22"
 
     # Two runs, two retailers: delivered as a run in its own process delivers them.
@@ -145,11 +146,28 @@ def test_runs_handed_to_the_warm_runner(project, warm_env, demo_snapshot_dir, de
         messages = [json.loads(line) for line in busy_one.makefile()]
     assert messages[-1]["done"]["exit"] == 0
 
+    # A fan-out goes to the runner's Dask cluster, which it keeps, workers and their
+    # kernels, for the next fan-out.
+    fanned = []
+    for _ in range(2):
+        many = run(a, b, deliver="none", options=("--workers", "2"))
+        assert many.returncode == 0 and "2/2 targets ok" in many.stdout, many.stderr
+        fanned.append({c.pid for c in psutil.Process(runner["pid"]).children(recursive=True)})
+    assert (
+        fanned[0] == fanned[1] and len(fanned[0]) >= 5
+    )  # kernel, 2 workers (+ nannies), 2 kernels
+    for target in (a, b):
+        figures = json.loads((run_dir / target / "figures.json").read_text())
+        assert figures["metrics"]["applications"]["as_at"] == int(
+            (apps["Retailer__c"] == target).sum()
+        )
+
     # Another configuration is another runner; the stale one of this directory stops.
     other_env = warm_env | {"BROADSHEET_COMPANY": "Another Company Ltd"}
     moved = run(b, env=other_env, deliver="none")
     assert moved.returncode == 0, moved.stderr
     assert _gone(runner["pid"])
+    assert all(_gone(pid, 30) for pid in fanned[1])  # its kernels, workers and nannies too
     (now,) = _runners(project, other_env)
     assert now["key"] != runner["key"]
 
